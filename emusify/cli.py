@@ -1,0 +1,80 @@
+"""The ``emusify`` command: a dispatcher over ``emusify/commands/<name>.py``.
+
+Each command module defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int`` and
+imports its heavy dependencies (MediaPipe, pygame, TensorFlow) inside ``run``, so that
+``emusify --help`` and ``emusify ctl status`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from emusify import __version__
+from emusify.errors import EmusifyError
+
+#: Sub-command name -> module under emusify.commands (in the order shown in --help).
+COMMANDS = {
+    "run": "run",
+    "ctl": "ctl",
+    "detect": "detect",
+    "evaluate": "evaluate",
+    "train": "train",
+    "collect": "collect",
+    "samples": "samples",
+    "service": "service",
+    "config": "config",
+}
+
+log = logging.getLogger("emusify")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emusify", description="Music for the mood on your face."
+    )
+    parser.add_argument("--version", action="version", version=f"emusify {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"emusify.commands.{module_name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        add_common_arguments(p)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="PATH", help="configuration file (default: your user copy)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show debug messages on the console"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.WARNING,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+    try:
+        return int(args._module.run(args) or 0)
+    except EmusifyError as exc:
+        print(f"emusify {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"emusify {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

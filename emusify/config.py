@@ -1,0 +1,304 @@
+"""Typed configuration: the shipped ``config.yaml`` defaults, a user copy, and one validator.
+
+The schema is the dataclasses below. Validation walks the YAML against them and collects
+*every* problem (unknown key with a "did you mean", wrong type, value out of range) before
+raising, so a user fixes their file in one go instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import shutil
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+import yaml
+
+from emusify import paths
+from emusify.errors import EmusifyError
+
+log = logging.getLogger(__name__)
+
+EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+class ConfigError(EmusifyError):
+    """One or more problems in a config file; ``problems`` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the configuration:\n{lines}")
+
+
+def _check(predicate: typing.Callable[[Any], bool], allowed: str) -> dict[str, Any]:
+    return {"check": predicate, "allowed": allowed}
+
+
+def _positive(x: float) -> bool:
+    return x > 0
+
+
+def _share(x: float) -> bool:
+    return 0 < x <= 1
+
+
+def _unit(x: float) -> bool:
+    return 0 <= x <= 1
+
+
+def _non_negative(x: float) -> bool:
+    return x >= 0
+
+
+def _non_empty(x: str) -> bool:
+    return bool(str(x).strip())
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    #: Webcam device index (0 is the first camera) or the path of a video file.
+    source: int | str = 0
+    width: int = field(default=640, metadata=_check(_positive, "a whole number > 0"))
+    height: int = field(default=480, metadata=_check(_positive, "a whole number > 0"))
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    interval_minutes: float = field(default=5.0, metadata=_check(_positive, "a number > 0"))
+    window_seconds: float = field(
+        default=20.0, metadata=_check(lambda x: 1 <= x <= 300, "a number from 1 to 300")
+    )
+    sample_fps: float = field(
+        default=4.0, metadata=_check(lambda x: 0 < x <= 30, "a number > 0 and <= 30")
+    )
+    check_at_start: bool = True
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    min_face_frames: int = field(default=8, metadata=_check(_positive, "a whole number > 0"))
+    min_share: float = field(default=0.4, metadata=_check(_share, "a number > 0 and <= 1"))
+
+
+@dataclass(frozen=True)
+class MusicConfig:
+    songs_root: str = field(default="songs", metadata=_check(_non_empty, "a folder path"))
+    folders: dict[str, str] = field(
+        default_factory=lambda: {
+            "happy": "happy",
+            "surprise": "happy",
+            "neutral": "calm",
+            "angry": "calm",
+            "fear": "calm",
+            "disgust": "calm",
+            "sad": "sad",
+        }
+    )
+    response: dict[str, Literal["match", "lift"]] = field(default_factory=lambda: {"sad": "lift"})
+    uplift_folder: str = field(default="happy", metadata=_check(_non_empty, "a folder name"))
+    uplift_after_minutes: float = field(
+        default=15.0, metadata=_check(_non_negative, "a number >= 0")
+    )
+    default_folder: str = field(default="calm", metadata=_check(_non_empty, "a folder name"))
+    on_mood_change: Literal["after_track", "now"] = "after_track"
+    fade_seconds: float = field(
+        default=2.0, metadata=_check(lambda x: 0 <= x <= 30, "a number from 0 to 30")
+    )
+    volume: float = field(default=0.8, metadata=_check(_unit, "a number from 0 to 1"))
+
+
+@dataclass(frozen=True)
+class TrayConfig:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    max_bytes: int = field(default=1_000_000, metadata=_check(_positive, "a whole number > 0"))
+    backups: int = field(default=3, metadata=_check(_non_negative, "a whole number >= 0"))
+
+
+@dataclass(frozen=True)
+class Config:
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
+    #: A model folder name (under models/ in the project or the user data dir) or a path.
+    model: str = field(default="default", metadata=_check(_non_empty, "a model name or folder"))
+    music: MusicConfig = field(default_factory=MusicConfig)
+    tray: TrayConfig = field(default_factory=TrayConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    #: The file this configuration came from (not a key in the file).
+    path: Path | None = field(default=None, compare=False, metadata={"internal": True})
+
+    @property
+    def songs_root(self) -> Path:
+        return paths.resolve_project_path(self.music.songs_root)
+
+    @property
+    def camera_source(self) -> int | str:
+        """Device index, or a video path resolved like every other relative path."""
+        src = self.camera.source
+        return src if isinstance(src, int) else str(paths.resolve_project_path(src))
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if origin is dict:
+        return "a mapping of " + " to ".join(_type_name(a) for a in get_args(tp))
+    return {
+        int: "a whole number",
+        float: "a number",
+        bool: "true or false",
+        str: "a text value",
+    }.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _convert(value: Any, tp: Any, key: str, problems: list[str]) -> Any:
+    """Return ``value`` as ``tp``, or record a problem and return MISSING."""
+    origin = get_origin(tp)
+    if is_dataclass(tp):
+        return _build(tp, value, key, problems)
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        hint = difflib.get_close_matches(str(value), [str(a) for a in get_args(tp)], n=1)
+        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+        problems.append(f"{key}: {value!r} is not allowed; use {_type_name(tp)}{extra}")
+        return MISSING
+    if origin in (Union, types.UnionType):
+        for option in get_args(tp):
+            scratch: list[str] = []
+            out = _convert(value, option, key, scratch)
+            if not scratch:
+                return out
+        problems.append(f"{key}: {value!r} is not allowed; use {_type_name(tp)}")
+        return MISSING
+    if origin is dict:
+        key_tp, val_tp = get_args(tp)
+        if not isinstance(value, dict):
+            problems.append(f"{key}: expected {_type_name(tp)}, got {value!r}")
+            return MISSING
+        out = {}
+        for k, v in value.items():
+            ck = _convert(k, key_tp, f"{key}.{k}", problems)
+            cv = _convert(v, val_tp, f"{key}.{k}", problems)
+            if ck is not MISSING and cv is not MISSING:
+                out[ck] = cv
+        return out
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    problems.append(f"{key}: {value!r} is not allowed; use {_type_name(tp)}")
+    return MISSING
+
+
+def _build(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
+    where = prefix or "the top level"
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a mapping of keys, got {data!r}")
+        return MISSING
+    hints = typing.get_type_hints(cls)
+    public = [f for f in fields(cls) if not f.metadata.get("internal")]
+    names = [f.name for f in public]
+    for key in data:
+        if key not in names:
+            full = f"{prefix}.{key}" if prefix else str(key)
+            hint = difflib.get_close_matches(str(key), names, n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(names)}"
+            problems.append(f"{full}: unknown key{extra}")
+    kwargs = {}
+    for f in public:
+        if f.name not in data:
+            continue
+        full = f"{prefix}.{f.name}" if prefix else f.name
+        value = _convert(data[f.name], hints[f.name], full, problems)
+        if value is MISSING:
+            continue
+        check = f.metadata.get("check")
+        if check is not None and not check(value):
+            problems.append(f"{full}: {value!r} is not allowed; use {f.metadata['allowed']}")
+            continue
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _cross_checks(cfg: Config, problems: list[str]) -> None:
+    for emotion in cfg.music.response:
+        if emotion not in cfg.music.folders:
+            problems.append(
+                f"music.response.{emotion}: no folder is mapped for {emotion!r} in music.folders"
+            )
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate already-parsed YAML; raise ConfigError listing every problem."""
+    problems: list[str] = []
+    cfg = _build(Config, data, "", problems)
+    if cfg is not MISSING:
+        _cross_checks(cfg, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, *, create_user_copy: bool = True) -> Config:
+    """Read ``path``, or the user's copy (created from the shipped defaults on first use)."""
+    if path is None:
+        path = paths.user_config_path()
+        if not path.exists() and create_user_copy:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(paths.DEFAULT_CONFIG, path)
+            log.info("Created your configuration at %s from the defaults", path)
+        elif not path.exists():
+            path = paths.DEFAULT_CONFIG
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["the file does not exist"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(path), [f"not valid YAML{where}: {problem}"]) from None
+    return replace(parse_config(data, str(path)), path=path)
+
+
+def with_overrides(cfg: Config, **sections: dict[str, Any]) -> Config:
+    """Return a copy with some section fields replaced (used by command-line overrides)."""
+    changes = {}
+    for name, values in sections.items():
+        values = {k: v for k, v in values.items() if v is not None}
+        if values:
+            changes[name] = replace(getattr(cfg, name), **values)
+    return replace(cfg, **changes)

@@ -1,0 +1,82 @@
+"""Where Emusify keeps things: the project's own files and the user's per-platform directories.
+
+Every other module asks here instead of building paths itself, so that tests can redirect all
+user state with the standard XDG variables (or ``EMUSIFY_HOME``) and nothing leaks into the
+real home directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "emusify"
+
+#: The project directory: the checkout that holds config.yaml, songs/ and models/.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
+PROJECT_MODELS = PROJECT_ROOT / "models"
+PROJECT_SONGS = PROJECT_ROOT / "songs"
+
+
+def _home_override(sub: str) -> Path | None:
+    home = os.environ.get("EMUSIFY_HOME")
+    return Path(home) / sub if home else None
+
+
+def config_dir() -> Path:
+    return _home_override("config") or Path(platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    """Collected samples and personal models live here: never inside the checkout."""
+    return _home_override("data") or Path(platformdirs.user_data_dir(APP))
+
+
+def state_dir() -> Path:
+    """History database and logs: state that survives restarts but is not configuration."""
+    return _home_override("state") or Path(platformdirs.user_state_dir(APP))
+
+
+def log_dir() -> Path:
+    return state_dir() / "log"
+
+
+def runtime_dir() -> Path:
+    """Lock file and control socket; tmpfs on Linux so stale sockets vanish on logout."""
+    override = _home_override("run")
+    if override:
+        return override
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and Path(xdg).is_dir():
+        return Path(xdg) / APP
+    return Path(platformdirs.user_runtime_dir(APP))
+
+
+def user_config_path() -> Path:
+    return config_dir() / "config.yaml"
+
+
+def samples_dir() -> Path:
+    return data_dir() / "samples"
+
+
+def user_models_dir() -> Path:
+    return data_dir() / "models"
+
+
+def history_path() -> Path:
+    return state_dir() / "history.sqlite3"
+
+
+def cache_dir() -> Path:
+    """Landmark caches for training; safe to delete."""
+    return _home_override("cache") or Path(platformdirs.user_cache_dir(APP))
+
+
+def resolve_project_path(value: str | os.PathLike[str]) -> Path:
+    """Relative paths in the config mean "inside the Emusify project directory"."""
+    path = Path(os.path.expandvars(os.fspath(value))).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
