@@ -32,9 +32,7 @@ log = logging.getLogger("emusify")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="emusify", description="Music for the mood on your face."
-    )
+    parser = argparse.ArgumentParser(prog="emusify", description="Music for the mood on your face.")
     parser.add_argument("--version", action="version", version=f"emusify {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():

@@ -63,7 +63,13 @@ def _non_empty(x: str) -> bool:
 @dataclass(frozen=True)
 class CameraConfig:
     #: Webcam device index (0 is the first camera) or the path of a video file.
-    source: int | str = 0
+    source: int | str = field(
+        default=0,
+        metadata=_check(
+            lambda x: x >= 0 if isinstance(x, int) else bool(x.strip()),
+            "a device index (0, 1, ...) or the path of a video file",
+        ),
+    )
     width: int = field(default=640, metadata=_check(_positive, "a whole number > 0"))
     height: int = field(default=480, metadata=_check(_positive, "a whole number > 0"))
 
@@ -200,18 +206,14 @@ def _convert(value: Any, tp: Any, key: str, problems: list[str]) -> Any:
             if ck is not MISSING and cv is not MISSING:
                 out[ck] = cv
         return out
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, str):
+        return value
     problems.append(f"{key}: {value!r} is not allowed; use {_type_name(tp)}")
     return MISSING
 
@@ -237,7 +239,11 @@ def _build(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
         if f.name not in data:
             continue
         full = f"{prefix}.{f.name}" if prefix else f.name
-        value = _convert(data[f.name], hints[f.name], full, problems)
+        scratch: list[str] = []
+        value = _convert(data[f.name], hints[f.name], full, scratch)
+        if value is MISSING and "allowed" in f.metadata and len(scratch) == 1:
+            scratch = [f"{full}: {data[f.name]!r} is not allowed; use {f.metadata['allowed']}"]
+        problems.extend(scratch)
         if value is MISSING:
             continue
         check = f.metadata.get("check")
@@ -248,11 +254,18 @@ def _build(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
     return cls(**kwargs)
 
 
-def _cross_checks(cfg: Config, problems: list[str]) -> None:
-    for emotion in cfg.music.response:
+def _cross_checks(cfg: Config, data: dict[str, Any], problems: list[str]) -> None:
+    """Checks across keys; only keys the user wrote are blamed, never a default."""
+    music = data.get("music") if isinstance(data.get("music"), dict) else {}
+    written = music.get("response") if isinstance(music.get("response"), dict) else {}
+    folders = list(cfg.music.folders)
+    for emotion in written:
         if emotion not in cfg.music.folders:
+            hint = difflib.get_close_matches(str(emotion), folders, n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             problems.append(
-                f"music.response.{emotion}: no folder is mapped for {emotion!r} in music.folders"
+                f"music.response.{emotion}: no folder is mapped for {emotion!r} in "
+                f"music.folders{extra}"
             )
 
 
@@ -261,7 +274,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     problems: list[str] = []
     cfg = _build(Config, data, "", problems)
     if cfg is not MISSING:
-        _cross_checks(cfg, problems)
+        _cross_checks(cfg, data or {}, problems)
     if problems:
         raise ConfigError(source, problems)
     return cfg

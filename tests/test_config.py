@@ -1,0 +1,134 @@
+"""The configuration: shipped defaults, the user copy, and errors that name every problem."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emusify import paths
+from emusify.config import EMOTIONS, Config, ConfigError, load_config, parse_config, with_overrides
+
+
+def test_shipped_config_yaml_equals_the_schema_defaults():
+    assert load_config(paths.DEFAULT_CONFIG) == Config()
+
+
+def test_shipped_config_documents_every_key():
+    data = yaml.safe_load(paths.DEFAULT_CONFIG.read_text())
+    for section, value in vars(Config()).items():
+        if section == "path":
+            continue
+        assert section in data, section
+        if hasattr(value, "__dataclass_fields__"):
+            assert set(data[section]) == set(value.__dataclass_fields__), section
+
+
+def test_every_emotion_has_a_folder_by_default():
+    assert set(Config().music.folders) == set(EMOTIONS)
+
+
+def test_first_run_creates_the_user_copy_from_the_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path))
+    cfg = load_config()
+    assert cfg.path == tmp_path / "config" / "config.yaml"
+    assert cfg.path.read_text() == paths.DEFAULT_CONFIG.read_text()
+
+
+def test_an_existing_user_copy_is_read_not_replaced(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path))
+    user = tmp_path / "config" / "config.yaml"
+    user.parent.mkdir(parents=True)
+    user.write_text("schedule:\n  interval_minutes: 2\n")
+    assert load_config().schedule.interval_minutes == 2.0
+    assert user.read_text() == "schedule:\n  interval_minutes: 2\n"
+
+
+def test_missing_keys_keep_their_defaults():
+    cfg = parse_config({"camera": {"source": "clip.mp4"}})
+    assert cfg.camera.source == "clip.mp4"
+    assert cfg.camera.width == 640
+    assert cfg.schedule == Config().schedule
+
+
+def test_every_problem_is_reported_at_once_with_key_value_and_what_is_allowed():
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            {
+                "schedul": {"interval_minutes": 3},
+                "camera": {"source": 1.5, "width": -3},
+                "decision": {"min_share": 2},
+                "music": {"on_mood_change": "immediately", "response": {"sad": "lifts"}},
+            }
+        )
+    problems = err.value.problems
+    assert len(problems) == 6
+    text = "\n".join(problems)
+    assert "schedul: unknown key (did you mean 'schedule'?)" in text
+    assert "camera.source: 1.5 is not allowed; use a device index" in text
+    assert "camera.width: -3 is not allowed; use a whole number > 0" in text
+    assert "decision.min_share: 2.0 is not allowed; use a number > 0 and <= 1" in text
+    assert "music.on_mood_change: 'immediately' is not allowed; use one of 'after_track'" in text
+    assert "music.response.sad: 'lifts' is not allowed" in text and "did you mean 'lift'" in text
+
+
+def test_unknown_nested_key_gets_a_hint():
+    with pytest.raises(ConfigError, match=r"schedule.window_secs: unknown key \(did you mean "):
+        parse_config({"schedule": {"window_secs": 15}})
+
+
+def test_booleans_are_not_numbers_and_numbers_are_not_booleans():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"schedule": {"interval_minutes": True, "check_at_start": 1}})
+    assert len(err.value.problems) == 2
+
+
+def test_lift_needs_a_mapped_folder():
+    with pytest.raises(ConfigError, match="music.response.sadness: no folder is mapped"):
+        parse_config({"music": {"response": {"sadness": "lift"}}})
+
+
+def test_custom_emotions_may_be_mapped():
+    cfg = parse_config({"music": {"folders": {"calm": "calm", "happy": "happy"}}})
+    assert cfg.music.folders == {"calm": "calm", "happy": "happy"}
+
+
+def test_error_names_the_file(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("camera:\n  width: wide\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    assert str(bad) in str(err.value)
+    assert "camera.width: 'wide' is not allowed" in str(err.value)
+
+
+def test_invalid_yaml_gives_the_line(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("camera:\n  source: [0\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+"):
+        load_config(bad)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_a_top_level_that_is_not_a_mapping_is_refused(tmp_path):
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(bad)
+
+
+def test_relative_paths_are_inside_the_project_and_home_is_expanded():
+    cfg = parse_config({"music": {"songs_root": "songs"}, "camera": {"source": "clip.mp4"}})
+    assert cfg.songs_root == paths.PROJECT_ROOT / "songs"
+    assert cfg.camera_source == str(paths.PROJECT_ROOT / "clip.mp4")
+    assert parse_config({"music": {"songs_root": "~/Music"}}).songs_root == Path.home() / "Music"
+    assert parse_config({"camera": {"source": 1}}).camera_source == 1
+
+
+def test_overrides_replace_only_the_given_values():
+    cfg = with_overrides(Config(), schedule={"window_seconds": 3.0, "interval_minutes": None})
+    assert cfg.schedule.window_seconds == 3.0
+    assert cfg.schedule.interval_minutes == Config().schedule.interval_minutes
