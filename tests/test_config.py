@@ -66,7 +66,7 @@ def test_every_problem_is_reported_at_once_with_key_value_and_what_is_allowed():
     assert "schedul: unknown key (did you mean 'schedule'?)" in text
     assert "camera.source: 1.5 is not allowed; use a device index" in text
     assert "camera.width: -3 is not allowed; use a whole number > 0" in text
-    assert "decision.min_share: 2.0 is not allowed; use a number > 0 and <= 1" in text
+    assert "decision.min_share: 2 is not allowed; use a number > 0 and <= 1" in text
     assert "music.on_mood_change: 'immediately' is not allowed; use one of 'after_track'" in text
     assert "music.response.sad: 'lifts' is not allowed" in text and "did you mean 'lift'" in text
 

@@ -1,0 +1,35 @@
+"""The command line: every sub-command is listed, and user errors print one line, no traceback."""
+
+import subprocess
+import sys
+
+from emusify import cli
+
+
+def test_help_lists_every_command(capsys):
+    assert cli.main([]) == 2
+    out = capsys.readouterr().out
+    for name in cli.COMMANDS:
+        assert name in out
+
+
+def test_config_check_accepts_the_shipped_defaults(capsys):
+    from emusify import paths
+
+    assert cli.main(["config", "check", "--config", str(paths.DEFAULT_CONFIG)]) == 0
+    assert capsys.readouterr().out.strip().endswith("OK")
+
+
+def test_a_bad_config_is_one_clear_message_without_traceback(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("camra:\n  source: 0\nschedule:\n  window_seconds: 0\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "emusify.cli", "config", "check", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert str(bad) in proc.stderr
+    assert "camra: unknown key (did you mean 'camera'?)" in proc.stderr
+    assert "schedule.window_seconds: 0 is not allowed; use a number from 1 to 300" in proc.stderr
