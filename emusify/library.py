@@ -1,0 +1,215 @@
+"""The music on disk: one folder of tracks per mood under ``songs_root``.
+
+A folder is read again only when the modification time of it or one of its sub-folders
+changes (a file was added, removed or renamed), and tags are read only for files that are new
+or changed since the last scan, so checking for changes every few seconds stays cheap even
+with thousands of tracks. Files that turn out unreadable are remembered and skipped until they
+change on disk, so one broken file costs one log line, not one per scan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import mutagen
+
+log = logging.getLogger(__name__)
+
+#: What pygame's mixer plays on every platform.
+AUDIO_EXTENSIONS = frozenset({".mp3", ".ogg", ".wav", ".flac"})
+
+
+@dataclass(frozen=True)
+class Track:
+    path: Path
+    folder: str
+    title: str
+    artist: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.artist} - {self.title}" if self.artist else self.title
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """What identifies one version of a file: a retagged or replaced file gets a new stamp."""
+
+    mtime_ns: int
+    size: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> _Stamp:
+        return cls(st.st_mtime_ns, st.st_size)
+
+
+@dataclass
+class _Folder:
+    signature: tuple[tuple[str, int], ...]
+    tracks: list[Track]
+
+
+def _first_tag(tags: object, key: str) -> str | None:
+    try:
+        values = tags[key]  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if isinstance(values, (list, tuple)):
+        values = values[0] if values else None
+    text = str(values).strip() if values is not None else ""
+    return text or None
+
+
+def read_tags(path: Path) -> tuple[str | None, str | None]:
+    """Title and artist from the file's tags; raises ``mutagen.MutagenError`` if corrupt."""
+    audio = mutagen.File(path, easy=True)
+    if audio is None or audio.tags is None:
+        return None, None
+    return _first_tag(audio.tags, "title"), _first_tag(audio.tags, "artist")
+
+
+class Library:
+    """Tracks per folder, rescanned on change, with a memory of files that would not play."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._folders: dict[str, _Folder] = {}
+        self._known: dict[Path, tuple[_Stamp, Track]] = {}
+        self._bad: dict[Path, _Stamp | None] = {}
+        self._ignored: set[Path] = set()
+        self._missing_logged: set[str] = set()
+
+    # --- queries --------------------------------------------------------------------------
+
+    def folders(self) -> list[str]:
+        """Names of the mood folders that exist under the root, sorted."""
+        try:
+            return sorted(
+                e.name for e in os.scandir(self.root) if e.is_dir() and not e.name.startswith(".")
+            )
+        except OSError:
+            return []
+
+    def tracks(self, folder: str) -> list[Track]:
+        """Playable tracks in ``folder``, by path; scanned on first use, then by ``refresh()``."""
+        if folder not in self._folders:
+            self._refresh_folder(folder)
+        return [t for t in self._folders[folder].tracks if not self._still_bad(t.path)]
+
+    def refresh(self) -> list[str]:
+        """Rescan every folder asked for so far that changed on disk; return their names."""
+        return [name for name in list(self._folders) if self._refresh_folder(name)]
+
+    # --- bad files ------------------------------------------------------------------------
+
+    def mark_bad(self, path: Path, reason: str) -> None:
+        """Skip ``path`` from now on (until it changes on disk); logs once per file version."""
+        path = Path(path)
+        try:
+            stamp: _Stamp | None = _Stamp.of(path.stat())
+        except OSError:
+            stamp = None
+        if path in self._bad and self._bad[path] == stamp:
+            return
+        self._bad[path] = stamp
+        log.warning("Skipping %s: %s", path, reason)
+
+    def is_bad(self, path: Path) -> bool:
+        return self._still_bad(Path(path))
+
+    def _still_bad(self, path: Path) -> bool:
+        if path not in self._bad:
+            return False
+        try:
+            stamp: _Stamp | None = _Stamp.of(path.stat())
+        except OSError:
+            stamp = None
+        if stamp != self._bad[path]:
+            del self._bad[path]  # replaced or repaired: give it another chance
+            return False
+        return True
+
+    # --- scanning -------------------------------------------------------------------------
+
+    def _signature(self, top: Path) -> tuple[tuple[str, int], ...] | None:
+        """Modification times of the folder and its sub-folders; None when it is missing."""
+        try:
+            stamps = [(str(top), top.stat().st_mtime_ns)]
+        except OSError:
+            return None
+        for dirpath, dirnames, _ in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for d in dirnames:
+                p = os.path.join(dirpath, d)
+                try:
+                    stamps.append((p, os.stat(p).st_mtime_ns))
+                except OSError:
+                    continue
+        return tuple(stamps)
+
+    def _refresh_folder(self, folder: str) -> bool:
+        top = self.root / folder
+        signature = self._signature(top)
+        old = self._folders.get(folder)
+        if signature is None:
+            if folder not in self._missing_logged:
+                self._missing_logged.add(folder)
+                log.warning("Music folder %s does not exist", top)
+            changed = old is not None and bool(old.tracks)
+            self._folders[folder] = _Folder((), [])
+            return changed
+        self._missing_logged.discard(folder)
+        if old is not None and old.signature == signature:
+            return False
+        tracks = self._scan(top, folder)
+        self._folders[folder] = _Folder(signature, tracks)
+        log.info("Music folder %s: %d track(s)", top, len(tracks))
+        return True
+
+    def _scan(self, top: Path, folder: str) -> list[Track]:
+        tracks: list[Track] = []
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                path = Path(dirpath) / name
+                if path.suffix.lower() not in AUDIO_EXTENSIONS:
+                    if path not in self._ignored:
+                        self._ignored.add(path)
+                        log.info(
+                            "Ignoring %s: not a supported audio file (%s)",
+                            path,
+                            ", ".join(sorted(AUDIO_EXTENSIONS)),
+                        )
+                    continue
+                track = self._track(path, folder)
+                if track is not None:
+                    tracks.append(track)
+        return tracks
+
+    def _track(self, path: Path, folder: str) -> Track | None:
+        try:
+            stamp = _Stamp.of(path.stat())
+        except OSError as exc:
+            self.mark_bad(path, f"cannot read the file ({exc.strerror or exc})")
+            return None
+        known = self._known.get(path)
+        if known is not None and known[0] == stamp and known[1].folder == folder:
+            return known[1]
+        if stamp.size == 0:
+            self.mark_bad(path, "the file is empty")
+            return None
+        try:
+            title, artist = read_tags(path)
+        except mutagen.MutagenError as exc:
+            self.mark_bad(path, f"corrupt or not an audio file ({exc})")
+            return None
+        except OSError as exc:
+            self.mark_bad(path, f"cannot read the file ({exc.strerror or exc})")
+            return None
+        track = Track(path=path, folder=folder, title=title or path.stem, artist=artist)
+        self._known[path] = (stamp, track)
+        return track
