@@ -165,6 +165,10 @@ class Library:
             return False
         tracks = self._scan(top, folder)
         self._folders[folder] = _Folder(signature, tracks)
+        kept = {t.path for t in tracks}
+        for path in [p for p, (_, t) in self._known.items() if t.folder == folder]:
+            if path not in kept:
+                del self._known[path]  # deleted files: forget their tags
         log.info("Music folder %s: %d track(s)", top, len(tracks))
         return True
 
@@ -191,6 +195,8 @@ class Library:
         return tracks
 
     def _track(self, path: Path, folder: str) -> Track | None:
+        if self._still_bad(path):
+            return None
         try:
             stamp = _Stamp.of(path.stat())
         except OSError as exc:
