@@ -1,0 +1,129 @@
+"""``emusify run``: the long-running program (mood checks, music, tray, control socket).
+
+This module only wires the parts together: the schedule and state are in emusify.daemon, the
+front ends in emusify.tray and emusify.control.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from emusify.config import Config
+
+HELP = "run Emusify: check the mood on a schedule and play music for it"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--camera",
+        metavar="SOURCE",
+        help="camera index or video file to use instead of the configured camera",
+    )
+    parser.add_argument(
+        "--interval", type=float, metavar="SECONDS", help="seconds between mood checks"
+    )
+    parser.add_argument(
+        "--window", type=float, metavar="SECONDS", help="length of one mood check in seconds"
+    )
+    parser.add_argument(
+        "--no-tray", action="store_true", help="run without a tray icon even with a display"
+    )
+
+
+def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
+    """The command-line overrides, checked like the config keys they replace."""
+    from emusify.config import with_overrides
+    from emusify.errors import EmusifyError
+
+    if args.interval is not None and args.interval <= 0:
+        raise EmusifyError(f"--interval {args.interval:g}: use a number of seconds > 0")
+    if args.window is not None and not 1 <= args.window <= 300:
+        raise EmusifyError(f"--window {args.window:g}: use a number of seconds from 1 to 300")
+    source: int | str | None = None
+    if args.camera is not None:
+        text = args.camera.strip()
+        # A path on the command line is relative to where the user is, not to the project.
+        source = int(text) if text.isdigit() else str(Path(text).expanduser().resolve())
+    return with_overrides(
+        cfg,
+        camera={"source": source},
+        schedule={
+            "interval_minutes": None if args.interval is None else args.interval / 60,
+            "window_seconds": args.window,
+        },
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from emusify import logs
+    from emusify.config import load_config
+    from emusify.instance import InstanceLock
+
+    cfg = apply_overrides(load_config(args.config), args)
+    log_file = logs.setup_logging(cfg.logging, verbose=args.verbose)
+    # The lock comes first: a second start is refused before it loads anything.
+    with InstanceLock():
+        log.info("Log file: %s; configuration: %s", log_file, cfg.path)
+        return _serve(cfg, use_tray=cfg.tray.enabled and not args.no_tray, log_file=log_file)
+
+
+def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
+    import signal
+    import sys
+
+    from emusify import paths
+    from emusify.classifier import EmotionModel
+    from emusify.control import ControlServer
+    from emusify.daemon import Daemon, MoodChecker, Schedule
+    from emusify.history import History
+    from emusify.jukebox import Jukebox
+    from emusify.landmarks import LandmarkExtractor
+    from emusify.recognizer import Recognizer
+    from emusify.tray import Actions, Tray, display_available
+
+    model = EmotionModel.load(cfg.model)  # once, not per window
+    schedule = Schedule.from_config(cfg)
+    with LandmarkExtractor() as extractor, History(paths.history_path()) as history:
+        checker = MoodChecker(Recognizer(model, extractor), cfg, schedule)
+        jukebox = Jukebox(cfg, history)
+        daemon = Daemon(checker, jukebox, history, schedule)
+
+        def on_signal(signum: int, _frame: object) -> None:
+            log.info("Signal %s: shutting down", signal.Signals(signum).name)
+            daemon.request_stop()
+
+        for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), on_signal)
+
+        def handle(request: dict) -> dict:
+            return daemon.command(str(request["cmd"])).to_dict()
+
+        with ControlServer(handle) as server:
+            daemon.start()
+            front = "headless"
+            if use_tray and display_available():
+                front = "tray"
+            elif use_tray:
+                log.info("No display ($DISPLAY is not set): running headless, without a tray icon")
+            print(
+                f"Emusify is running ({front}); control: emusify ctl status; log: {log_file}",
+                file=sys.stderr,
+                flush=True,
+            )
+            if front == "tray":
+                try:
+                    Tray(daemon, Actions(daemon, cfg.songs_root, cfg.path)).run()
+                except Exception:
+                    log.exception("The tray icon failed; running on headless")
+            while not daemon.wait(0.5):
+                pass  # wakes for signals; the scheduler does the shutdown work
+            log.debug("control channel %s closing", server.path)
+    log.info("Exit")
+    return 0
