@@ -82,6 +82,7 @@ class Jukebox:
         self._held = False
         self._note: str | None = None
         self._audio_error: str | None = None
+        self._closed = False
         now = clock()
         self._next_rescan = now + RESCAN_SECONDS
         self._next_audio_try = now
@@ -117,13 +118,16 @@ class Jukebox:
     def tick(self) -> None:
         """Start the next track when one ends, carry out pending switches, rescan folders."""
         with self._lock:
+            if self._closed:
+                return
             now = self._clock()
             if not self._player.is_open:
                 if now < self._next_audio_try:
                     return
                 self._open_audio()
-                if not self._player.is_open:
-                    return
+                if self._player.is_open and not self._held:
+                    self._start_next()  # play the latest mood now that there is a speaker
+                return
             changed = False
             if now >= self._next_rescan:
                 self._next_rescan = now + RESCAN_SECONDS
@@ -186,7 +190,7 @@ class Jukebox:
         with self._lock:
             track = self._track
             return JukeboxStatus(
-                state=self._player.state if self._player.is_open else "no_audio",
+                state="no_audio" if self._audio_error else self._player.state,
                 title=track.title if track else None,
                 artist=track.artist if track else None,
                 path=str(track.path) if track else None,
@@ -208,6 +212,7 @@ class Jukebox:
             if self._track is not None:
                 self._finish(self._ending or "stopped")
             self._player.close()
+            self._closed = True
 
     # --- internals ------------------------------------------------------------------------
 
