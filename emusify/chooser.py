@@ -45,7 +45,7 @@ class Chooser:
         None means every track in the folder is disliked and the only one would repeat.
         """
         ratings = ratings or {}
-        available = sorted(set(tracks))
+        available = list(dict.fromkeys(tracks))  # the caller's order, duplicates dropped
         if not available:
             return None
         rnd = self._rounds.setdefault(folder, _Round())
@@ -53,7 +53,7 @@ class Chooser:
         candidates = [p for p in available if p in rnd.members and p not in rnd.played]
         if not candidates:
             rnd = self._new_round(folder, available, ratings)
-            candidates = sorted(rnd.members)
+            candidates = [p for p in available if p in rnd.members]
         candidates = self._not_again(candidates, available, ratings)
         if not candidates:
             return None

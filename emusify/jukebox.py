@@ -73,6 +73,9 @@ class Jukebox:
         self._player = Player()
         self._player.set_volume(config.music.volume)
         self._ratings: dict[str, int] = self._safely(history.ratings) or {}
+        music = config.music
+        for folder in sorted({*music.folders.values(), music.uplift_folder, music.default_folder}):
+            self._library.tracks(folder)  # scan now, so the first mood starts at once
 
         self._choice: FolderChoice | None = None
         self._track: Track | None = None

@@ -126,9 +126,10 @@ def test_pause_stops_the_samples_and_resume_continues(player, disk_audio, make_t
     assert len(sound) == 2
     (first, n1), (second, n2) = sound
     gap = sum(n for _, n in pattern[first + 1 : second]) * 0.05
-    assert gap == pytest.approx(0.7, abs=0.15)
-    assert n1 * 0.05 == pytest.approx(0.5, abs=0.15)
-    assert n2 * 0.05 == pytest.approx(0.5, abs=0.15)
+    # SDL's disk driver writes in (roughly) real time; allow for a busy machine
+    assert 0.45 <= gap <= 0.9
+    assert 0.3 <= n1 * 0.05 <= 0.7
+    assert 0.3 <= n2 * 0.05 <= 0.7
 
 
 def test_a_corrupt_file_raises_unplayable_and_the_player_goes_on(
