@@ -1,0 +1,292 @@
+"""Collecting a person's samples from a camera: here, videos of real FER2013 faces."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from emusify import cli, samples
+from emusify.camera import open_camera
+from emusify.collect import (
+    CollectSettings,
+    PreviewWindow,
+    TerminalProgress,
+    collect,
+    make_progress,
+)
+from emusify.errors import DataError
+from emusify.features import FEATURE_SIZE, FEATURE_VERSION
+from emusify.landmarks import LandmarkExtractor
+
+ASSETS = Path(__file__).parent / "assets"
+HAPPY = ASSETS / "happy_faces_2.mp4"  #: 40 frames, one FER2013 face each, 10 fps
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    with LandmarkExtractor() as ex:
+        yield ex
+
+
+def session_files(root: Path) -> list[Path]:
+    return sorted(root.glob("*/*.npz"))
+
+
+def run_collect(*argv: str) -> int:
+    return cli.main(["collect", *argv, "--headless", "--countdown", "0"])
+
+
+def long_video(tmp_path: Path, repeats: int) -> Path:
+    """The faces video played ``repeats`` times over: a webcam that does not run out."""
+    cap = cv2.VideoCapture(str(HAPPY))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    out = tmp_path / "long.mp4"
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 10, (width, height))
+    for _ in range(repeats):
+        for image in frames:
+            writer.write(image)
+    writer.release()
+    return out
+
+
+def test_headless_collection_records_one_session_of_face_vectors(tmp_path, capsys):
+    out = tmp_path / "samples"
+
+    assert run_collect("happy", "--camera", str(HAPPY), "--out", str(out)) == 0
+
+    [path] = session_files(out)
+    assert path.parent.name == "happy"
+    session = samples.read_session(path, feature_version=FEATURE_VERSION)
+    assert 30 <= session.info.count <= 40  # one vector per frame where a face was found
+    assert session.features.shape == (session.info.count, FEATURE_SIZE)
+    assert session.info.source == f"video file {HAPPY}"
+    assert session.info.started <= session.info.ended
+    stdout, stderr = capsys.readouterr()
+    assert f"Recorded {session.info.count} 'happy' samples" in stdout and str(path) in stdout
+    assert "(end of video)" in stdout
+    assert f"happy: {session.info.count}/1000 samples" in stderr  # the headless progress
+
+
+def test_collection_stops_at_the_requested_count(tmp_path):
+    out = tmp_path / "samples"
+    assert run_collect("sad", "--camera", str(HAPPY), "--samples", "12", "--out", str(out)) == 0
+    [path] = session_files(out)
+    assert samples.read_session(path).info.count == 12
+
+
+def test_collecting_again_adds_a_session_and_never_replaces_one(tmp_path, capsys):
+    out = tmp_path / "samples"
+    assert run_collect("happy", "--camera", str(HAPPY), "--samples", "5", "--out", str(out)) == 0
+    [first] = session_files(out)
+    before = first.read_bytes()
+
+    assert run_collect("happy", "--camera", str(HAPPY), "--samples", "7", "--out", str(out)) == 0
+
+    files = session_files(out)
+    assert len(files) == 2 and first in files and first.read_bytes() == before
+    capsys.readouterr()
+    assert cli.main(["samples", "--dir", str(out)]) == 0
+    listing = capsys.readouterr().out
+    assert any(line.split()[:3] == ["happy", "12", "2"] for line in listing.splitlines())
+
+
+def test_samples_go_to_the_user_data_directory_by_default(home):
+    assert run_collect("calm", "--camera", str(HAPPY), "--samples", "3") == 0
+    [path] = session_files(home / "data" / "samples")
+    assert path.parent.name == "calm"
+
+
+def test_a_video_without_a_face_records_nothing(tmp_path, capsys):
+    blank = tmp_path / "blank.mp4"
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"mp4v"), 10, (192, 192))
+    for _ in range(5):
+        writer.write(np.full((192, 192, 3), 128, np.uint8))
+    writer.release()
+
+    assert run_collect("happy", "--camera", str(blank), "--out", str(tmp_path / "s")) == 1
+
+    assert not (tmp_path / "s").exists()
+    assert "No face was seen in 5 frames" in capsys.readouterr().out
+
+
+def test_a_bad_emotion_name_is_refused_before_the_camera_opens(tmp_path, capsys):
+    assert run_collect("../etc", "--camera", str(tmp_path / "missing.mp4")) == 2
+    assert "cannot be an emotion name" in capsys.readouterr().err
+
+
+def test_the_countdown_frames_are_shown_but_not_recorded(tmp_path, extractor):
+    stream = io.StringIO()
+    settings = CollectSettings("happy", countdown=2.0, out_dir=tmp_path)
+    with open_camera(str(HAPPY)) as camera:
+        result = collect(settings, camera, extractor, TerminalProgress("happy", stream))
+
+    assert result.frames == 20  # 40 frames at 10 fps, the first 2 s were the countdown
+    assert "Recording 'happy' in 2…" in stream.getvalue()
+    assert "Recording 'happy' in 1…" in stream.getvalue()
+    assert samples.read_session(result.path).info.count == result.samples <= 20
+
+
+class StopAfter(TerminalProgress):
+    """The person presses q after ``n`` frames (the preview window reports that as False)."""
+
+    def __init__(self, n: int):
+        super().__init__("happy", io.StringIO())
+        self.n = n
+
+    def update(self, frame, face, count, target):
+        super().update(frame, face, count, target)
+        self.n -= 1
+        return self.n > 0
+
+
+def test_stopping_keeps_what_was_recorded(tmp_path, extractor):
+    with open_camera(str(HAPPY)) as camera:
+        result = collect(
+            CollectSettings("happy", countdown=0, out_dir=tmp_path),
+            camera,
+            extractor,
+            StopAfter(6),
+        )
+    assert (result.reason, result.frames) == ("stopped", 6)
+    assert samples.read_session(result.path).info.count == result.samples > 0
+
+
+def test_a_full_disk_keeps_earlier_files_intact_and_says_what_was_not_saved(
+    tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "samples"
+    assert run_collect("happy", "--camera", str(HAPPY), "--samples", "5", "--out", str(out)) == 0
+    [earlier] = session_files(out)
+    before = earlier.read_bytes()
+
+    def no_space(file, **arrays):
+        file.write(b"PK\x03\x04 the start of a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(samples.np, "savez", no_space)
+    assert run_collect("happy", "--camera", str(HAPPY), "--samples", "8", "--out", str(out)) == 2
+
+    err = capsys.readouterr().err
+    assert "could not save 8 'happy' samples" in err and "the disk is full" in err
+    assert "8 of the 8 samples recorded in this session could not be saved" in err
+    assert "Traceback" not in err
+    assert session_files(out) == [earlier] and earlier.read_bytes() == before
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_a_failed_checkpoint_keeps_recording_and_the_final_save_has_everything(
+    tmp_path, monkeypatch, extractor, caplog
+):
+    real_savez = np.savez
+    calls = []
+
+    def full_once(file, **arrays):
+        calls.append(len(arrays["features"]))
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_savez(file, **arrays)
+
+    monkeypatch.setattr(samples.np, "savez", full_once)
+    settings = CollectSettings("happy", countdown=0, checkpoint_seconds=1e-6, out_dir=tmp_path)
+    with open_camera(str(HAPPY)) as camera:
+        result = collect(settings, camera, extractor, TerminalProgress("happy", io.StringIO()))
+
+    assert "the disk is full" in caplog.text and "samples are kept in memory" in caplog.text
+    assert len(calls) > 2  # the checkpoints went on after the failure
+    assert samples.read_session(result.path).info.count == result.samples == calls[-1]
+
+
+def test_a_display_gets_the_preview_window_unless_headless(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert isinstance(make_progress("happy", headless=False), TerminalProgress)
+    monkeypatch.setenv("DISPLAY", ":99")
+    assert isinstance(make_progress("happy", headless=False), PreviewWindow)
+    assert isinstance(make_progress("happy", headless=True), TerminalProgress)
+
+
+# --- the real script, interrupted -------------------------------------------------------
+
+
+def start_script(tmp_path: Path, video: Path, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "EMUSIFY_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    argv = [sys.executable, str(PROJECT / "collect.py"), "happy", "--camera", str(video)]
+    argv += ["--headless", "--countdown", "0", "--samples", "5000", "--out", str(out)]
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_ctrl_c_mid_run_keeps_a_readable_file_of_the_samples_so_far(tmp_path):
+    out = tmp_path / "samples"
+    proc = start_script(tmp_path, long_video(tmp_path, repeats=15), out)
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stderr:  # the headless progress: a line per 100 samples
+            if line.startswith("happy: 100/5000") or time.monotonic() > deadline:
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+
+    assert proc.returncode == 0, stdout
+    [path] = session_files(out)
+    count = samples.read_session(path, feature_version=FEATURE_VERSION).info.count
+    assert 100 <= count < 600
+    assert f"Recorded {count} 'happy' samples" in stdout and "(stopped)" in stdout
+
+
+def test_a_killed_run_leaves_its_last_checkpoint_readable(tmp_path):
+    out = tmp_path / "samples"
+    proc = start_script(tmp_path, long_video(tmp_path, repeats=15), out)
+    try:
+        deadline = time.monotonic() + 120
+        while not session_files(out) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+
+    [path] = session_files(out)
+    assert samples.read_session(path, feature_version=FEATURE_VERSION).info.count > 0
+
+
+def test_writing_to_a_folder_that_cannot_be_created_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = run_collect("happy", "--camera", str(HAPPY), "--samples", "3", "--out", str(blocker))
+    assert code == 2
+    assert "could not save 3 'happy' samples" in capsys.readouterr().err
+
+
+def test_collect_settings_refuse_nonsense():
+    with pytest.raises(DataError, match="at least 1"):
+        CollectSettings("happy", target=0)
