@@ -73,8 +73,8 @@ class Jukebox:
         self._player = Player()
         self._player.set_volume(config.music.volume)
         self._ratings: dict[str, int] = self._safely(history.ratings) or {}
-        music = config.music
-        for folder in sorted({*music.folders.values(), music.uplift_folder, music.default_folder}):
+        wanted = {*self._music.folders.values(), self._music.uplift_folder}
+        for folder in sorted(wanted | {self._music.default_folder}):
             self._library.tracks(folder)  # scan now, so the first mood starts at once
 
         self._choice: FolderChoice | None = None
@@ -99,10 +99,7 @@ class Jukebox:
             previous = self._choice
             choice = self._policy.decide(emotion)
             self._choice = choice
-            if previous is None or (previous.folder, previous.reason) != (
-                choice.folder,
-                choice.reason,
-            ):
+            if previous is None or previous.folder != choice.folder:
                 log.info(
                     "Mood %s (confidence %.2f): folder %r (%s, held %.0f s)",
                     emotion,

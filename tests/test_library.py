@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 
+import mutagen.oggvorbis
 import pytest
 
 from emusify import library as library_module
@@ -34,9 +35,13 @@ def test_the_bundled_demo_tracks_are_found_with_their_tags():
     assert {t.title for t in lib.tracks("happy")} == {"Sunny Steps", "Bright Morning"}
 
 
-def test_the_demo_tracks_are_small():
-    total = sum(p.stat().st_size for p in DEMO.rglob("*.ogg"))
-    assert 0 < total <= 2 * 1024 * 1024
+def test_the_demo_tracks_are_small_vorbis_files_of_20_to_40_seconds():
+    files = sorted(DEMO.rglob("*.ogg"))
+    assert len(files) == 6
+    assert sum(p.stat().st_size for p in files) <= 2 * 1024 * 1024
+    for path in files:
+        audio = mutagen.oggvorbis.OggVorbis(path)
+        assert 20 <= audio.info.length <= 40, path
 
 
 def test_supported_files_are_listed_and_others_ignored_with_one_log_line(root, make_tone, caplog):
