@@ -52,6 +52,8 @@ class JukeboxStatus:
     audio_error: str | None
     #: Why the music is not what the mood asks for (a fallback, or why nothing plays).
     note: str | None = None
+    #: "match" (the mood's own folder) or "lift" (the uplift folder after a long spell).
+    response: str | None = None
 
 
 class Jukebox:
@@ -199,6 +201,7 @@ class Jukebox:
                 volume=self._player.volume,
                 audio_error=self._audio_error,
                 note=self._note,
+                response=self._choice.reason if self._choice else None,
             )
 
     def close(self) -> None:

@@ -187,7 +187,7 @@ def test_sustained_sadness_switches_to_the_uplift_folder(make_jukebox, songs, ma
     clock = Clock()
     jb = make_jukebox(clock=clock)  # defaults: sad lifts to "happy" after 15 minutes
     jb.set_mood("sad", 0.8)
-    assert jb.status().folder == "sad"
+    assert (jb.status().folder, jb.status().response) == ("sad", "match")
     clock.minutes(10)
     jb.set_mood("sad", 0.8)
     run(jb, 0.8, until=lambda: len(history.plays()) >= 2)
@@ -195,6 +195,7 @@ def test_sustained_sadness_switches_to_the_uplift_folder(make_jukebox, songs, ma
     clock.minutes(5)
     jb.set_mood("sad", 0.8)
     run(jb, 1.5, until=lambda: jb.status().folder == "happy")
+    assert jb.status().response == "lift"
     plays = history.plays()
     assert [p.folder for p in plays] == ["sad"] * (len(plays) - 1) + ["happy"]
     assert {p.emotion for p in plays} == {"sad"}
