@@ -35,6 +35,8 @@ RESCAN_SECONDS = 5.0
 AUDIO_RETRY_SECONDS = 30.0
 #: Broken files tried in one go before giving up until the next tick.
 MAX_TRIES = 20
+#: A track that ends sooner than this holds no playable audio.
+MIN_TRACK_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Jukebox:
         self._note: str | None = None
         self._audio_error: str | None = None
         self._closed = False
+        #: Real time (not the injected clock) when the current track started.
+        self._started = 0.0
         now = clock()
         self._next_rescan = now + RESCAN_SECONDS
         self._next_audio_try = now
@@ -136,6 +140,8 @@ class Jukebox:
                 changed = bool(self._library.refresh())
             if self._player.poll():
                 ending = self._ending or "finished"
+                if ending == "finished" and self._track is not None:
+                    self._check_not_empty(self._track)
                 self._finish(ending)
                 if not self._held:
                     self._start_next()
@@ -292,10 +298,17 @@ class Jukebox:
                 self._library.mark_bad(path, str(exc))
                 continue
             self._track = tracks[path]
+            self._started = time.monotonic()
             emotion = self._choice.emotion if self._choice else None
             log.info("Playing %s from %r", self._track.describe(), folder)
             self._play_id = self._safely(self._history.record_play, path, folder, emotion)
             return
+
+    def _check_not_empty(self, track: Track) -> None:
+        """A file that "finishes" at once would be restarted five times a second: drop it."""
+        played = time.monotonic() - self._started
+        if played < MIN_TRACK_SECONDS:
+            self._library.mark_bad(track.path, f"it ended after {played:.2f} s (no audio in it)")
 
     def _finish(self, ending: str) -> None:
         if self._play_id is not None:

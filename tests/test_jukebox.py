@@ -324,3 +324,17 @@ def test_pause_and_stop_hold_the_music_through_mood_changes(
     jb.resume()
     assert jb.status().state == "playing"
     assert history.plays()[0].ended == "stopped"
+
+
+def test_a_file_without_real_audio_is_not_restarted_over_and_over(
+    make_jukebox, songs, make_tone, history, caplog
+):
+    blip = make_tone(songs / "calm" / "blip.wav", 440, 0.005)
+    caplog.set_level(logging.WARNING)
+    jb = make_jukebox()
+    jb.set_mood("neutral", 0.9)
+    run(jb, 1.0)
+    assert [(p.path, p.ended) for p in history.plays()] == [(str(blip), "finished")]
+    assert f"Skipping {blip}: it ended after" in caplog.text
+    assert jb.status().state == "stopped"
+    assert jb.status().note == "folder 'calm' has no playable tracks"
