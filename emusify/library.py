@@ -67,7 +67,9 @@ def read_tags(path: Path) -> tuple[str | None, str | None]:
     audio = mutagen.File(path, easy=True)
     if audio is None or audio.tags is None:
         return None, None
-    return _first_tag(audio.tags, "title"), _first_tag(audio.tags, "artist")
+    tags = audio.tags  # easy keys for MP3/OGG/FLAC; raw ID3 frames for tagged WAV files
+    title = _first_tag(tags, "title") or _first_tag(tags, "TIT2")
+    return title, _first_tag(tags, "artist") or _first_tag(tags, "TPE1")
 
 
 class Library:

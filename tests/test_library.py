@@ -6,7 +6,9 @@ import logging
 import os
 import shutil
 
+import mutagen.id3
 import mutagen.oggvorbis
+import mutagen.wave
 import pytest
 
 from emusify import library as library_module
@@ -66,6 +68,21 @@ def test_supported_files_are_listed_and_others_ignored_with_one_log_line(root, m
     make_tone(root / "happy" / "c.wav", 440, 0.1)
     assert lib.refresh() == ["happy"]
     assert len([r for r in caplog.records if "Ignoring" in r.message]) == 2  # not again
+
+
+def test_id3_tags_in_a_wav_file_are_read(root, make_tone):
+    path = make_tone(root / "sad" / "take 1.wav", 220, 0.1)
+    wav = mutagen.wave.WAVE(path)
+    wav.add_tags()
+    wav.tags.add(mutagen.id3.TIT2(encoding=3, text="Rainy Day"))
+    wav.tags.add(mutagen.id3.TPE1(encoding=3, text="Somebody"))
+    wav.save()
+    [track] = Library(root).tracks("sad")
+    assert (track.title, track.artist, track.describe()) == (
+        "Rainy Day",
+        "Somebody",
+        "Somebody - Rainy Day",
+    )
 
 
 def test_tracks_in_sub_folders_belong_to_the_mood_folder(root, make_tone):
