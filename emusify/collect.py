@@ -283,6 +283,9 @@ class TerminalProgress:
 class PreviewWindow:
     """An OpenCV window with the face mesh drawn and a counter; ``q`` or Esc stops."""
 
+    #: Small camera images are enlarged to this height so the counter stays readable.
+    MIN_HEIGHT = 480
+
     def __init__(self, emotion: str, title: str = "Emusify: collecting"):
         self.emotion = emotion
         self.title = title
@@ -290,19 +293,19 @@ class PreviewWindow:
         self._edges: np.ndarray | None = None
 
     def countdown(self, frame: Frame, seconds_left: int) -> bool:
-        image = frame.image.copy()
+        image = self._canvas(frame)
         h, w = image.shape[:2]
-        _text(image, str(seconds_left), (w // 2 - 20, h // 2 + 20), scale=2.5, thickness=4)
-        _text(image, f"Show '{self.emotion}'", (10, 30))
+        _text(image, str(seconds_left), (w // 2 - 25, h // 2 + 25), scale=3.0, thickness=5)
+        _text(image, f"Get ready to show '{self.emotion}'", (12, 34))
         return self._show(image)
 
     def update(self, frame: Frame, face: Landmarks | None, count: int, target: int) -> bool:
-        image = frame.image.copy()
+        image = self._canvas(frame)
         if face is not None:
             self._draw_mesh(image, face)
         note = "" if face is not None else "  (no face)"
-        _text(image, f"{self.emotion}: {count}/{target}{note}", (10, 30))
-        _text(image, "q: stop and keep", (10, image.shape[0] - 12), scale=0.5)
+        _text(image, f"{self.emotion}: {count}/{target}{note}", (12, 34))
+        _text(image, "q: stop and keep", (12, image.shape[0] - 14), scale=0.6)
         return self._show(image)
 
     def close(self) -> None:
@@ -311,9 +314,18 @@ class PreviewWindow:
             cv2.waitKey(1)
             self._open = False
 
+    def _canvas(self, frame: Frame) -> np.ndarray:
+        h, w = frame.image.shape[:2]
+        if h >= self.MIN_HEIGHT:
+            return frame.image.copy()
+        size = (round(w * self.MIN_HEIGHT / h), self.MIN_HEIGHT)
+        return cv2.resize(frame.image, size, interpolation=cv2.INTER_LINEAR)
+
     def _show(self, image: np.ndarray) -> bool:
+        if not self._open:
+            cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
+            self._open = True
         cv2.imshow(self.title, image)
-        self._open = True
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), ord("Q"), 27):
             return False
@@ -329,13 +341,19 @@ class PreviewWindow:
         h, w = image.shape[:2]
         scale = np.array([w / face.image_size[0], h / face.image_size[1]], np.float32)
         points = np.round(face.face[:, :2] * scale).astype(np.int32)
-        lines = points[self._edges]  # [edges, 2 ends, xy]
-        cv2.polylines(image, list(lines), False, (80, 220, 80), 1, cv2.LINE_AA)
+        mesh = image.copy()
+        cv2.polylines(mesh, list(points[self._edges]), False, MESH_COLOUR, 1, cv2.LINE_AA)
+        cv2.addWeighted(mesh, 0.6, image, 0.4, 0, dst=image)
 
 
-def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.7, thickness=2):
+#: BGR colour of the face mesh in the preview.
+MESH_COLOUR = (80, 220, 80)
+
+
+def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale=0.8, thickness=2) -> None:
+    """White text with a dark outline: readable on any background."""
     font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(image, text, origin, font, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    cv2.putText(image, text, origin, font, scale, (0, 0, 0), thickness + 3, cv2.LINE_AA)
     cv2.putText(image, text, origin, font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 

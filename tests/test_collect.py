@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,10 +234,13 @@ def test_a_display_gets_the_preview_window_unless_headless(monkeypatch):
 # --- the real script, interrupted -------------------------------------------------------
 
 
-def start_script(tmp_path: Path, video: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "EMUSIFY_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+def start_script(
+    tmp_path: Path, video: Path, out: Path, headless: bool = True, env: dict | None = None
+) -> subprocess.Popen:
+    env = {**(env or os.environ), "EMUSIFY_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
     argv = [sys.executable, str(PROJECT / "collect.py"), "happy", "--camera", str(video)]
-    argv += ["--headless", "--countdown", "0", "--samples", "5000", "--out", str(out)]
+    argv += ["--countdown", "0", "--samples", "5000", "--out", str(out)]
+    argv += ["--headless"] if headless else []
     return subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -277,6 +281,53 @@ def test_a_killed_run_leaves_its_last_checkpoint_readable(tmp_path):
 
     [path] = session_files(out)
     assert samples.read_session(path, feature_version=FEATURE_VERSION).info.count > 0
+
+
+@pytest.fixture
+def display():
+    """A private X server (Xvfb) for the preview window."""
+    tools = ("Xvfb", "xdotool", "import")
+    if not all(shutil.which(t) for t in tools):
+        pytest.skip("needs Xvfb, xdotool and ImageMagick (./setup.sh --dev installs them)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    number = os.read(read_end, 16).decode().strip()  # written once the server is ready
+    os.close(read_end)
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_the_preview_window_shows_the_mesh_and_q_stops_and_keeps(tmp_path, display):
+    out = tmp_path / "samples"
+    x = {**os.environ, "DISPLAY": display}
+    proc = start_script(tmp_path, long_video(tmp_path, repeats=15), out, headless=False, env=x)
+    try:
+        found = subprocess.run(
+            ["xdotool", "search", "--sync", "--name", "Emusify: collecting"],
+            env=x, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        window = found.stdout.split()[0]
+        time.sleep(2)  # let it record a little
+        shot = subprocess.run(["import", "-window", "root", "png:-"], env=x, capture_output=True)
+        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "q"], env=x)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+
+    screen = cv2.imdecode(np.frombuffer(shot.stdout, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    blue, green, red = screen[..., 0], screen[..., 1], screen[..., 2]
+    mesh_pixels = int(((green - np.maximum(blue, red)) > 50).sum())
+    assert mesh_pixels > 1000  # the green face mesh over the grey face
+    assert proc.returncode == 0 and "(stopped)" in stdout
+    [path] = session_files(out)
+    count = samples.read_session(path).info.count
+    assert count > 0 and f"Recorded {count} 'happy' samples" in stdout
 
 
 def test_writing_to_a_folder_that_cannot_be_created_is_a_clear_error(tmp_path, capsys):
