@@ -293,11 +293,11 @@ def display():
     server = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
         pass_fds=(write_end,),
-        stderr=subprocess.DEVNULL,
     )
     os.close(write_end)
-    number = os.read(read_end, 16).decode().strip()  # written once the server is ready
-    os.close(read_end)
+    with os.fdopen(read_end) as ready:
+        number = ready.readline().strip()  # written once the server is ready
+    assert number, f"Xvfb did not start (exit code {server.wait()})"
     yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
@@ -312,6 +312,7 @@ def test_the_preview_window_shows_the_mesh_and_q_stops_and_keeps(tmp_path, displ
             ["xdotool", "search", "--sync", "--name", "Emusify: collecting"],
             env=x, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
+        assert found.stdout.split(), (found.stderr, proc.poll())
         window = found.stdout.split()[0]
         time.sleep(2)  # let it record a little
         shot = subprocess.run(["import", "-window", "root", "png:-"], env=x, capture_output=True)
