@@ -74,6 +74,7 @@ class FolderLandmarks:
     sources: np.ndarray  #: int8 [n], index into SOURCES
     image_sizes: np.ndarray  #: int32 [n, 2] (width, height) of the analysed image
     unreadable: list[Path] = field(default_factory=list)
+    extracted: int = 0  #: images that went through MediaPipe in this call (not cached)
 
     @property
     def found(self) -> np.ndarray:
@@ -215,6 +216,7 @@ def extract_folder(
         sources=sources,
         image_sizes=np.asarray([cached[k][4] for k in keys], dtype=np.int32).reshape(-1, 2),
         unreadable=unreadable,
+        extracted=len(todo),
     )
 
 
