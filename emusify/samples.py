@@ -26,11 +26,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from emusify import __version__, paths
 from emusify.errors import DataError
+
+if TYPE_CHECKING:
+    from emusify.train import TrainingData
 
 log = logging.getLogger(__name__)
 
@@ -392,60 +396,50 @@ def _read_map_file(path: Path) -> dict[str, str]:
     return {check_emotion_name(k): check_emotion_name(v) for k, v in data.items()}
 
 
-@dataclass(frozen=True)
-class LabelledSamples:
-    """Collected samples as arrays: ``groups[i]`` is the index of sample i's session."""
-
-    x: np.ndarray  #: float32 [n, feature_size]
-    y: np.ndarray  #: int [n], indices into labels
-    labels: tuple[str, ...]
-    groups: np.ndarray  #: int [n], indices into sessions
-    sessions: tuple[SessionInfo, ...]
-    problems: tuple[SampleProblem, ...] = ()
-
-
-def labelled_samples(
+def samples_training_data(
     root: Path | None = None,
     *,
-    feature_version: int,
-    feature_size: int,
     label_map: LabelMap | None = None,
     min_samples: int = MIN_SAMPLES_PER_LABEL,
     min_sessions: int = MIN_SESSIONS_PER_LABEL,
-) -> LabelledSamples:
-    """Every usable session under ``root``, labelled; DataError listing every label too thin.
+) -> TrainingData:
+    """Every usable session under ``root`` as training data, one group per session.
 
-    Unreadable files are skipped (and reported in ``problems``) rather than blocking training.
+    The groups make training's validation split hold out whole sessions: neighbouring frames
+    of one session are near-duplicates, so a split by frame would score the model on what it
+    has practically seen. Raises DataError naming every label that is too thin; unreadable
+    files are skipped with a warning (and listed in ``info``) rather than blocking training.
     """
+    from emusify.features import FEATURE_SIZE, FEATURE_VERSION
+    from emusify.train import TrainingData
+
     label_map = label_map or LabelMap()
-    inv, features = scan(root, feature_version=feature_version, feature_size=feature_size)
+    inv, features = scan(root, feature_version=FEATURE_VERSION, feature_size=FEATURE_SIZE)
+    for problem in inv.problems:
+        log.warning("skipped: %s", problem.message)
     if not inv.sessions:
-        where = inv.root
         extra = f" ({len(inv.problems)} unusable file(s))" if inv.problems else ""
         raise DataError(
-            f"no collected samples in {where}{extra}: record some with `emusify collect EMOTION`"
+            f"no collected samples in {inv.root}{extra}: record some with `emusify collect EMOTION`"
         )
-    sessions = tuple(sorted(inv.sessions, key=lambda s: (s.emotion, s.started, s.session_id)))
-    labels = tuple(sorted({label_map.label(s.emotion) for s in sessions}))
+    sessions = sorted(inv.sessions, key=lambda s: (s.emotion, s.started, s.session_id))
     problems = _thin_labels(sessions, label_map, min_samples, min_sessions)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise DataError(f"not enough collected samples in {inv.root} to train on:\n{lines}")
-    index = {label: i for i, label in enumerate(labels)}
-    xs, ys, gs = [], [], []
-    for g, info in enumerate(sessions):
-        block = features[info.path]
-        xs.append(block)
-        ys.append(np.full(len(block), index[label_map.label(info.emotion)], np.int64))
-        gs.append(np.full(len(block), g, np.int64))
-    return LabelledSamples(
-        x=np.concatenate(xs),
-        y=np.concatenate(ys),
-        labels=labels,
-        groups=np.concatenate(gs),
-        sessions=sessions,
-        problems=tuple(inv.problems),
+    labels = sorted({label_map.label(s.emotion) for s in sessions})
+    x = np.concatenate([features[s.path] for s in sessions])
+    y = np.concatenate(
+        [np.full(s.count, labels.index(label_map.label(s.emotion))) for s in sessions]
     )
+    groups = np.concatenate([np.full(s.count, s.session_id) for s in sessions])
+    info = {
+        "source": f"collected samples in {inv.root.resolve()}",
+        "sessions": len(sessions),
+        "label_map": {s.emotion: label_map.label(s.emotion) for s in sessions},
+        "unusable_files": [str(p.path) for p in inv.problems],
+    }
+    return TrainingData(x, y, labels, groups, info)
 
 
 def _thin_labels(
@@ -456,8 +450,7 @@ def _thin_labels(
         per_label.setdefault(label_map.label(info.emotion), []).append(info)
     problems = []
     for label, group in sorted(per_label.items()):
-        names = sorted({s.emotion for s in group})
-        how = " and ".join(f"`emusify collect {n}`" for n in names)
+        how = " and ".join(f"`emusify collect {n}`" for n in sorted({s.emotion for s in group}))
         count = sum(s.count for s in group)
         if count < min_samples:
             problems.append(
@@ -467,30 +460,7 @@ def _thin_labels(
         if len(group) < min_sessions:
             problems.append(
                 f"'{label}' has {len(group)} session(s), at least {min_sessions} are needed "
-                f"so the model is checked on a session it was not trained on: run {how} "
+                f"so that the model is checked on a session it was not trained on: run {how} "
                 "again (another time of day or light helps)"
             )
     return problems
-
-
-def split_by_session(
-    groups: np.ndarray, y: np.ndarray, *, fraction: float = 0.2, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation indices where no session is on both sides.
-
-    Neighbouring frames of one session are near-duplicates, so a frame-level split would
-    score the model on what it has practically seen. Per label, about ``fraction`` of its
-    sessions (at least one, never all) go to validation.
-    """
-    rng = np.random.default_rng(seed)
-    val_groups: list[int] = []
-    for label in np.unique(y):
-        label_groups = np.unique(groups[y == label])
-        if len(label_groups) < 2:
-            raise DataError(
-                f"label index {label} has only one session: it cannot be validated by session"
-            )
-        n_val = min(len(label_groups) - 1, max(1, round(fraction * len(label_groups))))
-        val_groups.extend(rng.choice(label_groups, size=n_val, replace=False).tolist())
-    is_val = np.isin(groups, val_groups)
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)

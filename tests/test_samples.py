@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from emusify import samples
 from emusify.commands.samples import format_inventory
 from emusify.errors import DataError
+from emusify.features import FEATURE_SIZE, FEATURE_VERSION
+from emusify.train import split_by_group
 
 VERSION = 3
 SIZE = 8
@@ -201,38 +204,59 @@ def test_the_label_map_is_identity_unless_told_and_allows_new_labels(tmp_path):
         samples.LabelMap.parse([], mapping_file)
 
 
-def test_labelled_samples_group_by_session_and_use_the_mapping(tmp_path):
-    for day, emotion in enumerate(["happy", "happy", "relaxed", "calm"]):
-        session(tmp_path, emotion, n=4, started=T0 + timedelta(days=day), offset=10 * day)
-
-    data = samples.labelled_samples(
-        tmp_path,
-        feature_version=VERSION,
-        feature_size=SIZE,
-        label_map=samples.LabelMap({"relaxed": "calm"}),
-        min_samples=8,
+def real_size_session(root, emotion, n, hours=0, offset=0.0):
+    return session(
+        root,
+        emotion,
+        n=n,
+        started=T0 + timedelta(hours=hours),
+        offset=offset,
+        feature_version=FEATURE_VERSION,
+        feature_size=FEATURE_SIZE,
     )
 
-    assert data.labels == ("calm", "happy")
-    assert data.x.shape == (16, SIZE) and data.x.dtype == np.float32
-    assert np.bincount(data.y).tolist() == [8, 8]
-    assert sorted(np.bincount(data.groups).tolist()) == [4, 4, 4, 4]
-    for g, info in enumerate(data.sessions):  # every sample knows its session
-        expected = data.labels.index("calm" if info.emotion in ("calm", "relaxed") else "happy")
-        assert set(data.y[data.groups == g]) == {expected}
+
+def test_training_data_has_one_group_per_session_and_uses_the_mapping(tmp_path):
+    for hour, emotion in enumerate(["happy", "happy", "relaxed", "calm"]):
+        real_size_session(tmp_path, emotion, n=4, hours=hour, offset=10 * hour)
+
+    data = samples.samples_training_data(
+        tmp_path, label_map=samples.LabelMap({"relaxed": "calm"}), min_samples=8
+    )
+
+    assert data.labels == ["calm", "happy"]  # "calm" is no FER2013 label: that is fine
+    assert data.x.shape == (16, FEATURE_SIZE)
+    assert data.counts() == {"calm": 8, "happy": 8}
+    assert sorted(Counter(data.groups).values()) == [4, 4, 4, 4]
+    for group in set(data.groups):  # a session is one label, and its file name is the group
+        rows = data.groups == group
+        emotion = next(tmp_path.glob(f"*/{group}.npz")).parent.name
+        assert set(data.y[rows]) == {data.labels.index("happy" if emotion == "happy" else "calm")}
+    assert data.info["label_map"] == {"calm": "calm", "happy": "happy", "relaxed": "calm"}
+
+
+def test_validation_holds_out_whole_sessions(tmp_path):
+    for i in range(5):
+        real_size_session(tmp_path, "happy", n=6, hours=i, offset=i)
+        real_size_session(tmp_path, "sad", n=6, hours=i, offset=-i)
+    data = samples.samples_training_data(tmp_path, min_samples=10)
+
+    train, val = split_by_group(data, fraction=0.2, seed=0)
+
+    assert len(train) + len(val) == 60
+    assert not set(train.groups) & set(val.groups)
+    assert set(val.counts().values()) == {6}  # one whole session of each label
 
 
 def test_training_is_refused_with_every_reason_at_once(tmp_path):
-    session(tmp_path, "happy", n=30)
-    session(tmp_path, "happy", n=30, started=T0 + timedelta(hours=1))
-    session(tmp_path, "calm", n=50)
-    session(tmp_path, "sad", n=5)
-    session(tmp_path, "sad", n=5, started=T0 + timedelta(hours=1))
+    real_size_session(tmp_path, "happy", n=30)
+    real_size_session(tmp_path, "happy", n=30, hours=1)
+    real_size_session(tmp_path, "calm", n=50)
+    real_size_session(tmp_path, "sad", n=5)
+    real_size_session(tmp_path, "sad", n=5, hours=1)
 
     with pytest.raises(DataError) as refusal:
-        samples.labelled_samples(
-            tmp_path, feature_version=VERSION, feature_size=SIZE, min_samples=20
-        )
+        samples.samples_training_data(tmp_path, min_samples=20)
 
     message = str(refusal.value)
     assert "'calm' has 1 session(s), at least 2 are needed" in message
@@ -241,23 +265,20 @@ def test_training_is_refused_with_every_reason_at_once(tmp_path):
     assert "happy" not in message
 
 
+def test_unusable_files_are_skipped_and_named(tmp_path, caplog):
+    real_size_session(tmp_path, "happy", n=3)
+    real_size_session(tmp_path, "happy", n=3, hours=1)
+    real_size_session(tmp_path, "sad", n=3)
+    real_size_session(tmp_path, "sad", n=3, hours=1)
+    bad = tmp_path / "sad" / "20261121T090000Z-eeeeee.npz"
+    bad.write_bytes(b"")
+
+    data = samples.samples_training_data(tmp_path, min_samples=6)
+
+    assert len(data) == 12 and data.info["unusable_files"] == [str(bad)]
+    assert str(bad) in caplog.text
+
+
 def test_no_samples_at_all_is_a_clear_refusal(tmp_path):
     with pytest.raises(DataError, match=r"no collected samples in .*emusify collect"):
-        samples.labelled_samples(tmp_path, feature_version=VERSION, feature_size=SIZE)
-
-
-def test_validation_is_split_by_session_never_by_frame():
-    groups = np.repeat(np.arange(10), 5)
-    y = np.repeat([0, 0, 0, 0, 0, 1, 1, 1, 2, 2], 5)
-
-    train, val = samples.split_by_session(groups, y, fraction=0.2, seed=1)
-
-    assert sorted(np.concatenate([train, val]).tolist()) == list(range(50))
-    assert not set(groups[train]) & set(groups[val])
-    assert set(y[train]) == set(y[val]) == {0, 1, 2}
-    assert len(set(groups[val])) == 3  # 1 of 5, 1 of 3 (rounded), 1 of 2
-
-
-def test_a_single_session_label_cannot_be_split():
-    with pytest.raises(DataError, match="only one session"):
-        samples.split_by_session(np.array([0, 0, 1]), np.array([0, 0, 1]))
+        samples.samples_training_data(tmp_path)
