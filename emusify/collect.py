@@ -131,7 +131,9 @@ def collect(
     writer = SessionWriter(
         settings.out_dir or paths.samples_dir(),
         emotion,
-        source=describe_source(camera.source),
+        source=describe_source(
+            str(Path(camera.source).resolve()) if camera.is_file else camera.source
+        ),
         feature_version=FEATURE_VERSION,
         feature_size=FEATURE_SIZE,
     )

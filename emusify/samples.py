@@ -435,7 +435,6 @@ def samples_training_data(
     groups = np.concatenate([np.full(s.count, s.session_id) for s in sessions])
     info = {
         "source": f"collected samples in {inv.root.resolve()}",
-        "sessions": len(sessions),
         "label_map": {s.emotion: label_map.label(s.emotion) for s in sessions},
         "unusable_files": [str(p.path) for p in inv.problems],
     }

@@ -87,6 +87,23 @@ class TrainingData:
         return TrainingData(self.x, lookup[self.y], list(labels), self.groups, self.info)
 
 
+def combine(parts: list[TrainingData]) -> TrainingData:
+    """One data set from several (e.g. an image folder and collected samples): the union of
+    their labels; each part's groups are prefixed with its position so they stay apart."""
+    if len(parts) == 1:
+        return parts[0]
+    labels = sorted({label for part in parts for label in part.labels})
+    parts = [part.relabel(labels) for part in parts]
+    groups = np.asarray([f"{i}:{g}" for i, part in enumerate(parts) for g in part.groups])
+    return TrainingData(
+        np.concatenate([part.x for part in parts]),
+        np.concatenate([part.y for part in parts]),
+        labels,
+        groups,
+        {"parts": [part.info for part in parts]},
+    )
+
+
 @dataclass
 class TrainSettings:
     seed: int = 0

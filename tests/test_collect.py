@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import shutil
 import signal
@@ -337,6 +338,55 @@ def test_writing_to_a_folder_that_cannot_be_created_is_a_clear_error(tmp_path, c
     code = run_collect("happy", "--camera", str(HAPPY), "--samples", "3", "--out", str(blocker))
     assert code == 2
     assert "could not save 3 'happy' samples" in capsys.readouterr().err
+
+
+# --- from collected sessions to a personal model ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def four_sessions(tmp_path_factory):
+    """Two sessions per emotion, each from a video of other FER2013 faces (as collect.py
+    would record a person on two occasions)."""
+    root = tmp_path_factory.mktemp("collected")
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EMUSIFY_HOME", str(home))
+        mp.delenv("DISPLAY", raising=False)
+        for emotion in ("happy", "sad"):
+            for video in (f"{emotion}_faces.mp4", f"{emotion}_faces_2.mp4"):
+                assert (
+                    run_collect(emotion, "--camera", str(ASSETS / video), "--out", str(root)) == 0
+                )
+    return root
+
+
+def test_a_personal_model_trained_on_collected_sessions_recognises_other_faces(
+    tmp_path, four_sessions, capsys
+):
+    sessions = {p.stem: samples.read_session(p).info for p in session_files(four_sessions)}
+    model = tmp_path / "model"
+
+    argv = ["--samples", str(four_sessions), "--min-samples", "30", "--out", str(model)]
+    assert cli.main(["train", *argv, "--quiet"]) == 0
+
+    metrics = json.loads((model / "metrics.json").read_text())
+    validation = metrics["scores"]["validation"]
+    # Validation holds out whole sessions, one per emotion: never frames of a trained session.
+    held_out = metrics["data"]["validation"]["per_class"]
+    assert {(s.emotion, s.count) for s in sessions.values()} >= set(held_out.items())
+    assert validation["accuracy"] >= 0.65  # other people's faces than those trained on
+    assert json.loads((model / "labels.json").read_text())["labels"] == ["happy", "sad"]
+
+    faces = tmp_path / "faces"  # stills of yet other people, in no video
+    for still in ASSETS.glob("faces/*.png"):
+        emotion = still.stem.split("_")[0]
+        if emotion in ("happy", "sad"):
+            (faces / emotion).mkdir(parents=True, exist_ok=True)
+            shutil.copy(still, faces / emotion / still.name)
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--images", str(faces), "--model", str(model), "--json"]) == 0
+    evaluation = json.loads(capsys.readouterr().out)
+    assert evaluation["n"] == 6 and evaluation["accuracy"] >= 4 / 6
 
 
 def test_collect_settings_refuse_nonsense():

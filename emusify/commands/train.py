@@ -1,4 +1,4 @@
-"""``emusify train``: train an emotion model from a labelled image folder."""
+"""``emusify train``: train an emotion model from labelled images and/or your own samples."""
 
 from __future__ import annotations
 
@@ -7,15 +7,46 @@ import shlex
 import sys
 from pathlib import Path
 
-HELP = "train an emotion model from a folder of labelled face images"
+#: ``--samples`` without a folder: the samples folder in your data directory.
+SAMPLES_DEFAULT = "-"
+
+HELP = "train an emotion model from labelled face images and/or your collected samples"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--images",
         metavar="DIR",
-        required=True,
         help="training images in DIR/<emotion>/*.jpg|png|tiff",
+    )
+    mine = parser.add_argument_group("your collected samples (emusify collect)")
+    mine.add_argument(
+        "--samples",
+        metavar="DIR",
+        nargs="?",
+        const=SAMPLES_DEFAULT,
+        help="train on your samples (from DIR, default: your data directory); alone, with "
+        "--images, or with --base to fine-tune that model on them",
+    )
+    mine.add_argument(
+        "--map",
+        metavar="COLLECTED=LABEL",
+        action="append",
+        default=[],
+        help="train the samples collected as COLLECTED under the model label LABEL (repeatable; "
+        "a new label such as calm is fine); unmapped names are their own label",
+    )
+    mine.add_argument(
+        "--map-file",
+        metavar="FILE",
+        type=Path,
+        help="YAML file of 'collected: label' lines (--map entries override it)",
+    )
+    mine.add_argument(
+        "--min-samples",
+        metavar="N",
+        type=int,
+        help="refuse when a label has fewer samples than this (default: 100)",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -62,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
     base = resolve_model_dir(args.base) if args.base else None
     cache = Path(args.cache) if args.cache else None
     progress = not args.quiet
-    train = images_training_data(
-        args.images, cache_dir=cache, workers=args.workers, progress=progress
-    )
+    train = _training_data(args, cache, progress)
     validation = (
         images_training_data(
             args.test, cache_dir=cache, workers=args.workers, progress=progress, labels=train.labels
@@ -88,3 +117,32 @@ def run(args: argparse.Namespace) -> int:
     print(f"model written to {result.out_dir}")
     print(f"validation accuracy {scores['accuracy']:.3f} on {scores['n']} faces")
     return 0
+
+
+def _training_data(args: argparse.Namespace, cache: Path | None, progress: bool):
+    """The image folder, the collected samples, or both together."""
+    from emusify import samples
+    from emusify.errors import DataError
+    from emusify.train import combine, images_training_data
+
+    if not args.images and not args.samples:
+        raise DataError("nothing to train on: give --images DIR, --samples [DIR], or both")
+    if (args.map or args.map_file) and not args.samples:
+        raise DataError("--map and --map-file apply to collected samples: add --samples")
+    parts = []
+    if args.images:
+        images = images_training_data(
+            args.images, cache_dir=cache, workers=args.workers, progress=progress
+        )
+        parts.append(images)
+    if args.samples:
+        root = None if args.samples == SAMPLES_DEFAULT else Path(args.samples)
+        limits = {} if args.min_samples is None else {"min_samples": args.min_samples}
+        label_map = samples.LabelMap.parse(args.map, args.map_file)
+        parts.append(samples.samples_training_data(root, label_map=label_map, **limits))
+    data = combine(parts)
+    if len(data.labels) < 2:
+        raise DataError(
+            f"only one emotion ({data.labels[0]!r}) to train on: a model needs at least two"
+        )
+    return data
