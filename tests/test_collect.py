@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from emusify import cli, samples
-from emusify.camera import open_camera
+from emusify.camera import Camera, open_camera
 from emusify.collect import (
     CollectSettings,
     PreviewWindow,
@@ -26,7 +26,7 @@ from emusify.collect import (
     collect,
     make_progress,
 )
-from emusify.errors import DataError
+from emusify.errors import CameraError, DataError
 from emusify.features import FEATURE_SIZE, FEATURE_VERSION
 from emusify.landmarks import LandmarkExtractor
 
@@ -179,6 +179,60 @@ def test_stopping_keeps_what_was_recorded(tmp_path, extractor):
     assert samples.read_session(result.path).info.count == result.samples > 0
 
 
+class UnpluggedWebcam:
+    """A webcam (as cv2.VideoCapture) that shows real faces ``good`` times, then nothing."""
+
+    def __init__(self, clock, good: int):
+        self.clock = clock
+        self.good = good
+        self.faces = [
+            cv2.resize(cv2.imread(str(p)), (192, 192)) for p in sorted(ASSETS.glob("faces/*.png"))
+        ]
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        self.clock.now += 0.1
+        if self.good > 0:
+            self.good -= 1
+            return True, self.faces[self.good % len(self.faces)]
+        return False, None
+
+    def get(self, prop):
+        return 0.0
+
+    def set(self, prop, value):
+        return True
+
+    def release(self):
+        pass
+
+
+class FakeClock:
+    now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_webcam_that_stops_mid_session_keeps_what_was_recorded(tmp_path, extractor):
+    clock = FakeClock()
+    webcam = UnpluggedWebcam(clock, good=12)
+    settings = CollectSettings("happy", countdown=0, out_dir=tmp_path)
+    with (
+        pytest.raises(CameraError, match="stopped delivering frames") as failure,
+        Camera(0, opener=lambda source: webcam, clock=clock) as camera,
+    ):
+        collect(settings, camera, extractor, TerminalProgress("happy", io.StringIO()))
+
+    [path] = session_files(tmp_path)
+    count = samples.read_session(path).info.count
+    assert 0 < count <= 12
+    assert f"{count} samples were kept in {path}" in str(failure.value)
+    assert samples.read_session(path).info.source == "camera 0"
+
+
 def test_a_full_disk_keeps_earlier_files_intact_and_says_what_was_not_saved(
     tmp_path, monkeypatch, capsys
 ):
@@ -247,7 +301,8 @@ def start_script(
     )
 
 
-def test_ctrl_c_mid_run_keeps_a_readable_file_of_the_samples_so_far(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_the_script_mid_run_keeps_a_readable_file_of_the_samples_so_far(tmp_path, stop):
     out = tmp_path / "samples"
     proc = start_script(tmp_path, long_video(tmp_path, repeats=15), out)
     try:
@@ -255,7 +310,7 @@ def test_ctrl_c_mid_run_keeps_a_readable_file_of_the_samples_so_far(tmp_path):
         for line in proc.stderr:  # the headless progress: a line per 100 samples
             if line.startswith("happy: 100/5000") or time.monotonic() > deadline:
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         stdout, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
