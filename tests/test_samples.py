@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import errno
+import shutil
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from emusify import samples
+from emusify import cli, samples
 from emusify.commands.samples import format_inventory
 from emusify.errors import DataError
 from emusify.features import FEATURE_SIZE, FEATURE_VERSION
-from emusify.train import split_by_group
+from emusify.train import combine, images_training_data, split_by_group
+
+ASSETS = Path(__file__).parent / "assets"
 
 VERSION = 3
 SIZE = 8
@@ -282,3 +286,57 @@ def test_unusable_files_are_skipped_and_named(tmp_path, caplog):
 def test_no_samples_at_all_is_a_clear_refusal(tmp_path):
     with pytest.raises(DataError, match=r"no collected samples in .*emusify collect"):
         samples.samples_training_data(tmp_path)
+
+
+# --- the train command with collected samples (refusals come before any training) --------
+
+
+def test_train_refuses_thin_samples_with_one_clear_message(tmp_path, capsys):
+    real_size_session(tmp_path, "happy", n=5)
+    real_size_session(tmp_path, "happy", n=5, hours=1)
+    real_size_session(tmp_path, "calm", n=5)
+
+    code = cli.main(["train", "--samples", str(tmp_path), "--min-samples", "8"])
+
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "not enough collected samples" in err
+    assert "'calm' has 5 samples, at least 8 are needed" in err
+    assert "'calm' has 1 session(s)" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "nothing to train on: give --images DIR, --samples [DIR], or both"),
+        (["--images", "x", "--map", "a=b"], "--map and --map-file apply to collected samples"),
+        (["--samples", "{root}", "--map", "calm"], "write it as COLLECTED=LABEL"),
+        (["--samples", "{root}", "--map", "sad=happy"], "only one emotion ('happy')"),
+    ],
+)
+def test_train_explains_what_is_missing(tmp_path, capsys, argv, message):
+    for hour in range(2):
+        real_size_session(tmp_path, "happy", n=3, hours=hour)
+        real_size_session(tmp_path, "sad", n=3, hours=hour)
+    argv = [a.format(root=tmp_path) for a in argv]
+
+    assert cli.main(["train", *argv, "--min-samples", "1"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_samples_and_an_image_folder_train_together(tmp_path):
+    for hour in range(2):
+        real_size_session(tmp_path / "mine", "calm", n=3, hours=hour)
+        real_size_session(tmp_path / "mine", "happy", n=3, hours=hour, offset=1)
+    for still in ASSETS.glob("faces/*.png"):  # <emotion>_<n>.png -> images/<emotion>/
+        (tmp_path / "images" / still.stem.split("_")[0]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(still, tmp_path / "images" / still.stem.split("_")[0] / still.name)
+    images = images_training_data(tmp_path / "images", cache_dir=tmp_path / "cache", workers=1)
+    mine = samples.samples_training_data(tmp_path / "mine", min_samples=1)
+
+    both = combine([images, mine])
+
+    assert both.labels == sorted({*images.labels, "calm"})
+    assert len(both) == len(images) + len(mine) == len(images) + 12
+    assert both.counts()["happy"] == images.counts()["happy"] + 6
+    assert len(set(both.groups)) == len(set(images.groups)) + 4  # sessions stay whole groups
