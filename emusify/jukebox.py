@@ -210,12 +210,16 @@ class Jukebox:
                 response=self._choice.reason if self._choice else None,
             )
 
-    def close(self) -> None:
-        """Fade out (waiting for it) and release the audio device."""
+    def close(self, fade_seconds: float | None = None) -> None:
+        """Fade out (waiting for it) and release the audio device.
+
+        ``fade_seconds`` shortens the configured fade, for a shutdown with a deadline.
+        """
+        fade = self._music.fade_seconds if fade_seconds is None else fade_seconds
         with self._lock:
-            if self._player.state == "playing" and self._music.fade_seconds > 0:
-                self._player.stop(fade_seconds=self._music.fade_seconds)
-                deadline = time.monotonic() + self._music.fade_seconds + 0.5
+            if self._player.state == "playing" and fade > 0:
+                self._player.stop(fade_seconds=fade)
+                deadline = time.monotonic() + fade + 0.5
                 while not self._player.poll() and time.monotonic() < deadline:
                     time.sleep(0.02)
             if self._track is not None:
