@@ -271,6 +271,7 @@ class TerminalProgress:
         if self.tty and self._shown:
             self.stream.write("\n")
             self.stream.flush()
+            self._shown = False
         elif self._pending:  # the final count, when it fell between two steps
             self._write(self._pending, "\n")
             self._pending = ""
@@ -323,10 +324,15 @@ class PreviewWindow:
         size = (round(w * self.MIN_HEIGHT / h), self.MIN_HEIGHT)
         return cv2.resize(frame.image, size, interpolation=cv2.INTER_LINEAR)
 
-    def _show(self, image: np.ndarray) -> bool:
+    def open(self) -> PreviewWindow:
+        """Create the window now; cv2.error if this OpenCV has no GUI (a "headless" build)."""
         if not self._open:
             cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
             self._open = True
+        return self
+
+    def _show(self, image: np.ndarray) -> bool:
+        self.open()
         cv2.imshow(self.title, image)
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), ord("Q"), 27):
@@ -362,5 +368,8 @@ def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale=0.8, thic
 def make_progress(emotion: str, headless: bool) -> Progress:
     """The preview window when there is a display and it was not refused, else the terminal."""
     if not headless and has_display():
-        return PreviewWindow(emotion)
+        try:
+            return PreviewWindow(emotion).open()
+        except cv2.error as exc:
+            log.warning("no preview window (%s); showing progress here instead", exc.err)
     return TerminalProgress(emotion)

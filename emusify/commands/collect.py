@@ -66,11 +66,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     source = args.camera if args.camera is not None else cfg.camera_source
     progress = make_progress(emotion, args.headless)
-    with (
-        LandmarkExtractor() as extractor,
-        open_camera(source, cfg.camera.width, cfg.camera.height) as camera,
-    ):
-        result = collect(settings, camera, extractor, progress)
+    try:
+        with (
+            LandmarkExtractor() as extractor,
+            open_camera(source, cfg.camera.width, cfg.camera.height) as camera,
+        ):
+            result = collect(settings, camera, extractor, progress)
+    finally:
+        progress.close()  # also when the camera cannot be opened
     if result.path is None:
         print(f"No face was seen in {result.frames} frames: nothing was recorded.")
         return 1
