@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -26,7 +27,7 @@ import numpy as np
 
 from emusify import paths
 from emusify.camera import Camera, Frame, describe_source
-from emusify.errors import DataError, EmusifyError
+from emusify.errors import CameraError, DataError
 from emusify.features import FEATURE_SIZE, FEATURE_VERSION, landmark_features
 from emusify.landmarks import LandmarkExtractor, Landmarks
 from emusify.samples import SessionWriter, check_emotion_name
@@ -61,7 +62,7 @@ class CollectResult:
     path: Path | None  #: the session's file; None when no face was seen
     samples: int
     frames: int  #: frames analysed while recording (with or without a face)
-    reason: str  #: "target", "stopped" or "end of video"
+    reason: str  #: "target", "stopped", "end of video" or "camera stopped"
 
 
 class Progress(Protocol):
@@ -80,10 +81,8 @@ class StopFlag:
 
     def __init__(self) -> None:
         self._event = threading.Event()
-        self.signal_name: str | None = None
 
-    def set(self, name: str = "stop") -> None:
-        self.signal_name = name
+    def set(self) -> None:
         self._event.set()
 
     def __bool__(self) -> bool:
@@ -101,7 +100,7 @@ def stop_on_signals(flag: StopFlag) -> Iterator[StopFlag]:
     def handler(signum: int, _frame: object) -> None:
         if flag and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        flag.set(signal.Signals(signum).name)
+        flag.set()
 
     for sig in previous:
         signal.signal(sig, handler)
@@ -138,20 +137,20 @@ def collect(
         feature_size=FEATURE_SIZE,
     )
     stop = stop or StopFlag()
-    failure: EmusifyError | None = None
-    reason, frames = "failed", 0
+    failure: CameraError | None = None
+    reason, frames = "camera stopped", 0
     path: Path | None = None
     with stop_on_signals(stop):
         try:
             reason, frames = _record(settings, camera, extractor, progress, writer, stop, clock)
-        except EmusifyError as exc:  # e.g. the camera gave up mid-session: keep what we have
+        except CameraError as exc:  # e.g. unplugged mid-session: keep what was recorded
             failure = exc
-        finally:  # also on a second Ctrl-C: what was recorded is saved first
+        finally:  # on every way out, a second Ctrl-C included, what was recorded is saved
             progress.close()
             path = _final_save(writer)
     if failure is not None:
         kept = f"; {writer.count} samples were kept in {path}" if path else ""
-        raise type(failure)(f"{failure}{kept}") from failure
+        raise CameraError(f"{failure}{kept}") from failure
     log.info("%s: %d samples from %d frames (%s)", emotion, writer.count, frames, reason)
     return CollectResult(emotion, path, writer.count, frames, reason)
 
@@ -172,7 +171,7 @@ def _record(
         if stop:
             return "stopped", frames
         if frame.t < settings.countdown:
-            if not progress.countdown(frame, int(settings.countdown - frame.t) + 1):
+            if not progress.countdown(frame, math.ceil(settings.countdown - frame.t)):
                 return "stopped", frames
             continue
         frames += 1
