@@ -192,7 +192,7 @@ class SessionWriter:
             if self._path is None:
                 target = _claim(tmp, target, self._new_name)
             else:
-                os.replace(tmp, target)  # this session's own, shorter checkpoint
+                os.replace(tmp, target)  # over this session's own earlier, shorter save
             _fsync_dir(self.folder)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -245,7 +245,8 @@ def _claim(tmp: Path, target: Path, new_name) -> Path:
                 continue
             os.replace(tmp, target)
             return target
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):  # the name is ours either way
+            os.unlink(tmp)
         return target
     raise OSError(errno.EEXIST, f"no free file name in {target.parent}")
 
