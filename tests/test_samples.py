@@ -340,3 +340,13 @@ def test_samples_and_an_image_folder_train_together(tmp_path):
     assert len(both) == len(images) + len(mine) == len(images) + 12
     assert both.counts()["happy"] == images.counts()["happy"] + 6
     assert len(set(both.groups)) == len(set(images.groups)) + 4  # sessions stay whole groups
+
+
+def test_train_reads_the_user_data_directory_when_no_folder_is_given(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path))
+    real_size_session(tmp_path / "data" / "samples", "happy", n=3)
+
+    assert cli.main(["train", "--samples", "--min-samples", "1"]) == 2
+
+    err = capsys.readouterr().err
+    assert f"not enough collected samples in {tmp_path / 'data' / 'samples'}" in err
