@@ -154,6 +154,13 @@ def _init_worker() -> None:
     _worker_extractor = LandmarkExtractor().open()
 
 
+def _close_worker() -> None:
+    global _worker_extractor
+    if _worker_extractor is not None:
+        _worker_extractor.close()
+        _worker_extractor = None
+
+
 def _extract_one(path: str) -> tuple[np.ndarray, int, np.ndarray]:
     """(face [478, 3] or NaN, source code, analysed image size) for one image file."""
     assert _worker_extractor is not None
@@ -231,14 +238,9 @@ def _extract_into(cached, keys, stats, file, workers, progress) -> None:
         file=sys.stderr,
     )
     since_save = 0
-    try:
-        if workers <= 1:
-            _init_worker()
-            results: Iterator = map(_extract_one, keys)
-            pool = None
-        else:
-            pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker)
-            results = pool.imap(_extract_one, keys, chunksize=8)
+
+    def store(results: Iterator[tuple[np.ndarray, int, np.ndarray]]) -> None:
+        nonlocal since_save
         for key, stat, (face, source, size) in zip(keys, stats, results, strict=True):
             cached[key] = (stat[0], stat[1], face, source, size)
             bar.update()
@@ -246,9 +248,18 @@ def _extract_into(cached, keys, stats, file, workers, progress) -> None:
             if since_save >= SAVE_EVERY:
                 _save_cache(file, cached)
                 since_save = 0
-        if pool is not None:
-            pool.close()
-            pool.join()
+
+    try:
+        if workers <= 1:
+            _init_worker()
+            try:
+                store(map(_extract_one, keys))
+            finally:
+                _close_worker()
+        else:
+            context = multiprocessing.get_context("spawn")  # MediaPipe graphs do not fork well
+            with context.Pool(workers, initializer=_init_worker) as pool:
+                store(pool.imap(_extract_one, keys, chunksize=8))
     finally:
         bar.close()
         if since_save:
