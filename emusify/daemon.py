@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: How often the scheduler wakes when nothing happens: the jukebox's tick rate.
 TICK_SECONDS = 0.25
+#: The longest fade-out on quit: SIGTERM must end the process within 3 s.
+SHUTDOWN_FADE_SECONDS = 1.0
 #: Commands the daemon accepts (the control socket and the tray send these).
 COMMANDS = (
     "status",
@@ -83,7 +85,7 @@ class JukeboxLike(Protocol):
     def like(self) -> None: ...
     def dislike(self) -> None: ...
     def status(self) -> Any: ...
-    def close(self) -> None: ...
+    def close(self, fade_seconds: float | None = None) -> None: ...
 
 
 class HistoryLike(Protocol):
@@ -238,10 +240,12 @@ class Daemon:
         history: HistoryLike,
         schedule: Schedule,
         *,
+        fade_seconds: float = SHUTDOWN_FADE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ):
         self.checker = checker
+        self.fade_seconds = fade_seconds
         self.jukebox = jukebox
         self.history = history
         self.schedule = schedule
@@ -536,7 +540,8 @@ class Daemon:
         self._stop_requested = True
         self._window_stop.set()
         self._check_requests.put(_STOP)
-        self._safe(self.jukebox.close)  # fades out while the worker releases the camera
+        # The music fades out while the worker releases the camera.
+        self._safe(self.jukebox.close, min(self.fade_seconds, SHUTDOWN_FADE_SECONDS))
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=2.0)

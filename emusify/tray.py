@@ -14,6 +14,8 @@ blocks either loop.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import queue
@@ -52,18 +54,19 @@ def icon_name(status: DaemonStatus) -> str:
     return status.mood or "idle"
 
 
-def mood_line(status: DaemonStatus) -> str:
+def mood_text(status: DaemonStatus) -> str:
+    """The mood part of the status, e.g. "happy (82%)" or "mood checks paused"."""
     if status.checks_paused:
-        return "Mood checks paused"
+        return "mood checks paused"
     if status.camera == "unavailable":
-        return "No camera"
-    text = f"Mood: {status.mood}" if status.mood else "Mood: not known yet"
+        return "no camera"
+    text = status.mood or "not known yet"
     if status.mood and status.confidence is not None:
         text += f" ({status.confidence:.0%})"
     if status.last_outcome == "no_face":
         text += ", no face at the last check"
     if status.checking:
-        text += ", checking…"
+        text += ", checking..."
     return text
 
 
@@ -78,8 +81,13 @@ def track_line(status: DaemonStatus) -> str:
 
 
 def tooltip(status: DaemonStatus) -> str:
-    text = f"{APP_TITLE} – {mood_line(status)} – {track_line(status)}"
-    return text if len(text) <= MAX_TOOLTIP else text[: MAX_TOOLTIP - 1] + "…"
+    text = f"{APP_TITLE}: mood {mood_text(status)}. {track_line(status)}"
+    return text if len(text) <= MAX_TOOLTIP else text[: MAX_TOOLTIP - 3] + "..."
+
+
+def _latin1(text: str) -> str:
+    """X window names are Latin-1 in pystray's X backend; other characters become '?'."""
+    return text.encode("latin-1", "replace").decode("latin-1")
 
 
 def open_path(path: Path) -> None:
@@ -140,21 +148,26 @@ class Tray:
         self._window = ControlWindow(daemon, actions)
         self._icon: Any = None
         self._shown: str | None = None
+        self._latin1_titles = False
 
     def run(self) -> None:
         import pystray
 
+        self._latin1_titles = pystray.Icon.__module__.endswith("_xorg")
         status = self.daemon.status()
         self._shown = icon_name(status)
         self._icon = pystray.Icon(
-            "emusify", draw_icon(self._shown), tooltip(status), menu=self._menu(pystray)
+            "emusify", draw_icon(self._shown), self._title(status), menu=self._menu(pystray)
         )
+        if self._latin1_titles:
+            _patch_x_backend(self._icon)
         log.info(
             "Tray icon shown (%s backend%s)",
             type(self._icon).__module__.rsplit("_", 1)[-1],
             "" if self._icon.HAS_MENU else "; no menu there, a click opens the control window",
         )
         self.daemon.add_listener(self._updates.put)
+        self._updates.put(self.daemon.status())  # a check may have ended before the listener
         threads = [
             threading.Thread(target=self._apply_updates, name="tray-update", daemon=True),
             threading.Thread(target=self._stop_with_daemon, name="tray-watch", daemon=True),
@@ -165,22 +178,30 @@ class Tray:
         self._updates.put(None)
         self._window.close()
 
+    def _title(self, status: DaemonStatus) -> str:
+        return _latin1(tooltip(status)) if self._latin1_titles else tooltip(status)
+
     def _setup(self, icon: Any) -> None:
-        icon.visible = True
-        self._ready.set()
+        try:
+            icon.visible = True
+        finally:
+            self._ready.set()
 
     def _stop_with_daemon(self) -> None:
         self.daemon.wait()
-        self._ready.wait(timeout=5)
-        self._icon.stop()
+        self._updates.put(None)
 
     def _apply_updates(self) -> None:
+        """The only thread that calls into the icon after start: pystray's X backend hands
+        each call to its loop and waits on one shared reply queue, so two callers at once can
+        take each other's replies and one of them waits forever."""
         self._ready.wait()
         while True:
             status = self._updates.get()
             while status is not None and not self._updates.empty():
                 status = self._updates.get()  # only the latest matters
             if status is None:
+                self._icon.stop()
                 return
             try:
                 name = icon_name(status)
@@ -188,7 +209,7 @@ class Tray:
                     self._icon.icon = draw_icon(name)
                     self._shown = name
                     log.debug("tray icon: %s", name)
-                self._icon.title = tooltip(status)
+                self._icon.title = self._title(status)
                 self._icon.update_menu()
             except Exception:
                 log.exception("Cannot update the tray icon")
@@ -205,7 +226,7 @@ class Tray:
 
         return menu(
             item("Open controls", do(self._window.open), default=True),
-            item(status_text(mood_line), None, enabled=False),
+            item(status_text(lambda s: "Mood: " + mood_text(s)), None, enabled=False),
             item(status_text(track_line), None, enabled=False),
             menu.SEPARATOR,
             item("Check mood now", do(lambda: a.send("check"))),
@@ -228,6 +249,54 @@ class Tray:
             menu.SEPARATOR,
             item("Quit", do(lambda: a.send("quit"))),
         )
+
+
+def _patch_x_backend(icon: Any) -> None:
+    """Fixes for pystray's X backend, applied before ``icon.run()`` in the same thread.
+
+    * It handles clicks but never asks the X server for them: its icon window selects only
+      exposure and structure events, so a click never arrives and the default action (the
+      control window) cannot open (pystray issue #151). Add ButtonPressMask.
+    * It records its loop thread only after it lets the setup thread run, so making the icon
+      visible can fail with AttributeError now and then. The loop runs in this thread: record
+      it up front.
+    * Changes from other threads reach its loop as a message sent over the loop's own X
+      connection while the loop is blocked reading it, and now and then that message is
+      lost and the caller waits forever. Messages from other threads go over a connection
+      of their own instead.
+    """
+    from Xlib import X, display
+    from Xlib.protocol import event
+
+    loop_thread = threading.current_thread()
+    name = icon._display.get_display_name()
+    own_send = icon._send_message
+
+    def send_message(window: Any, client_type: int, *data: int) -> None:
+        if threading.current_thread() is loop_thread:
+            own_send(window, client_type, *data)
+            return
+        conn = display.Display(name)
+        try:
+            message = event.ClientMessage(
+                window=window.id,
+                client_type=client_type,
+                data=(32, (X.CurrentTime, *data, *[0] * (4 - len(data)))),
+            )
+            conn.send_event(window.id, message, event_mask=X.NoEventMask)
+            conn.sync()
+        finally:
+            conn.close()
+
+    try:
+        icon._window.change_attributes(
+            event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask
+        )
+        icon._display.flush()
+        icon._thread = loop_thread
+        icon._send_message = send_message
+    except Exception:  # another pystray version: the icon still shows, clicks may not work
+        log.warning("Cannot adjust pystray's X backend", exc_info=True)
 
 
 class ControlWindow:
@@ -271,23 +340,31 @@ class ControlWindow:
         except tk.TclError as exc:
             log.error("Cannot open the control window: %s", exc)
             return
+        try:
+            self._build_and_run(tk, root)
+        finally:
+            # Tcl objects must die in the thread that made them, not in a later gc elsewhere.
+            with contextlib.suppress(tk.TclError):
+                root.destroy()
+            del root
+            gc.collect()
+        log.debug("control window closed")
+
+    def _build_and_run(self, tk: Any, root: Any) -> None:
         root.title(APP_TITLE)
         root.resizable(False, False)
-        labels: dict[str, tk.StringVar] = {}
+        values: dict[str, Any] = {}
         for row, key in enumerate(("Mood", "Track", "Next check", "Camera", "Audio")):
             tk.Label(root, text=key + ":", anchor="e").grid(row=row, column=0, sticky="e", padx=6)
-            labels[key] = tk.StringVar(root)
-            tk.Label(root, textvariable=labels[key], anchor="w", width=44).grid(
-                row=row, column=1, sticky="w", padx=6
-            )
+            values[key] = tk.Label(root, anchor="w", width=44)
+            values[key].grid(row=row, column=1, sticky="w", padx=6)
         buttons = tk.Frame(root)
         buttons.grid(row=5, column=0, columnspan=2, pady=6)
         a = self.actions
-        toggles = {"checks": tk.StringVar(root), "music": tk.StringVar(root)}
-        spec: list[tuple[str | tk.StringVar, Callable[[], None]]] = [
+        spec: list[tuple[str, Callable[[], None]]] = [
             ("Check mood now", lambda: a.send("check")),
-            (toggles["checks"], a.toggle_checks),
-            (toggles["music"], a.toggle_music),
+            ("Pause mood checks", a.toggle_checks),
+            ("Pause music", a.toggle_music),
             ("Skip", lambda: a.send("skip")),
             ("Like", lambda: a.send("like")),
             ("Dislike", lambda: a.send("dislike")),
@@ -295,42 +372,43 @@ class ControlWindow:
             ("Config file", a.open_config),
             ("Quit", lambda: a.send("quit")),
         ]
+        widgets = {}
         for i, (text, command) in enumerate(spec):
-            kw: dict[str, Any] = (
-                {"textvariable": text} if isinstance(text, tk.StringVar) else {"text": text}
-            )
-            tk.Button(buttons, command=command, width=16, **kw).grid(
-                row=i // 3, column=i % 3, padx=2, pady=2
-            )
+            widgets[text] = tk.Button(buttons, text=text, command=command, width=16)
+            widgets[text].grid(row=i // 3, column=i % 3, padx=2, pady=2)
+        if a.config_path is None:
+            widgets["Config file"].configure(state="disabled")
 
         def refresh() -> None:
             if self._close.is_set() or self.daemon.wait(0):
-                root.destroy()
+                root.quit()
                 return
             if self._raise.is_set():
                 self._raise.clear()
                 root.deiconify()
                 root.lift()
             s = self.daemon.status()
-            labels["Mood"].set(mood_line(s))
-            labels["Track"].set(track_line(s))
-            labels["Next check"].set(_next_check_text(s))
-            labels["Camera"].set(
-                f"{s.camera}: {s.camera_error}"
-                if s.camera_error
-                else f"{s.camera_source} ({s.camera})"
+            camera = f"{s.camera_source} ({s.camera})"
+            audio = s.music.get("audio_error") or s.music.get("note") or s.music.get("state")
+            for key, text in (
+                ("Mood", mood_text(s)),
+                ("Track", track_line(s)),
+                ("Next check", _next_check_text(s)),
+                ("Camera", f"{s.camera}: {s.camera_error}" if s.camera_error else camera),
+                ("Audio", audio or "?"),
+            ):
+                values[key].configure(text=text)
+            widgets["Pause mood checks"].configure(
+                text="Resume mood checks" if s.checks_paused else "Pause mood checks"
             )
-            labels["Audio"].set(
-                s.music.get("audio_error") or s.music.get("note") or s.music.get("state", "?")
+            widgets["Pause music"].configure(
+                text="Resume music" if s.music_paused else "Pause music"
             )
-            toggles["checks"].set("Resume mood checks" if s.checks_paused else "Pause mood checks")
-            toggles["music"].set("Resume music" if s.music_paused else "Pause music")
             root.after(self.REFRESH_MS, refresh)
 
         refresh()
         log.debug("control window opened")
         root.mainloop()
-        log.debug("control window closed")
 
 
 def _next_check_text(status: DaemonStatus) -> str:

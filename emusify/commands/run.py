@@ -74,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
+    import os
     import signal
     import sys
+
+    # SDL turns SIGTERM and SIGINT into a quit event nobody reads; the handlers below do it.
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
 
     from emusify import paths
     from emusify.classifier import EmotionModel
@@ -92,7 +96,7 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
     with LandmarkExtractor() as extractor, History(paths.history_path()) as history:
         checker = MoodChecker(Recognizer(model, extractor), cfg, schedule)
         jukebox = Jukebox(cfg, history)
-        daemon = Daemon(checker, jukebox, history, schedule)
+        daemon = Daemon(checker, jukebox, history, schedule, fade_seconds=cfg.music.fade_seconds)
 
         def on_signal(signum: int, _frame: object) -> None:
             log.info("Signal %s: shutting down", signal.Signals(signum).name)
