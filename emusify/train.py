@@ -7,10 +7,13 @@ person's saved samples, with one group per recording session, so that the valida
 never holds frames of a session the model was trained on.
 
 Fine-tuning: pass ``base=<model folder>``. Its ``model.keras`` (shipped in every model folder
-for this) gives the starting weights and the input normalisation. If the new data has the
-same label set, the whole network continues training at a lower learning rate; if the labels
-differ (a person adds "tired", say), the hidden layers are kept and a new output layer is
-trained for the new labels.
+for this) gives the starting weights and the input standardisation, and training continues at
+``fine_tune_learning_rate``. With the same label set the base's output layer is kept too; with
+other labels (a person adds "tired", or records only three emotions) a new output layer is
+trained on top of the base's hidden layers. For a person's samples::
+
+    data = TrainingData(x, y, labels, groups=session_ids, info={"source": "samples"})
+    train_model(data, paths.user_models_dir() / "personal", base=resolve_model_dir("default"))
 
 The network (``build_model``): the features are standardised, then a shared dense trunk
 (dense -> batch norm -> ReLU -> dropout, twice) scores the face and its mirror image
@@ -245,10 +248,8 @@ def train_model(
     labels = list(train.labels)
     if base_model is not None:
         base_labels = json.loads((Path(base) / LABELS_FILE).read_text())["labels"]
-        if set(base_labels) >= {train.labels[i] for i in np.unique(train.y)} and set(
-            base_labels
-        ) == set(labels):
-            labels = list(base_labels)
+        if set(base_labels) == set(labels):
+            labels = list(base_labels)  # keep the base's order and its output layer
     train = train.relabel(labels)
     if validation is None:
         train, validation = split_by_group(train, settings.validation_fraction, settings.seed)
