@@ -51,6 +51,8 @@ def format_inventory(inventory, *, sessions: bool = False) -> str:
             f"{len(groups)} emotion(s), {n_samples} samples in {len(inventory.sessions)} "
             "session(s)."
         )
+        if len(groups) >= 2:
+            lines.append("Train a personal model on them: emusify train --samples --base default")
     if inventory.problems:
         lines.append("")
         lines.append(f"{len(inventory.problems)} file(s) could not be used and are not counted:")
