@@ -91,3 +91,87 @@ def test_the_loopback_fallback_needs_the_token():
             stream.write(b'{"cmd": "status", "token": "guess"}\n')
             stream.flush()
             assert json.loads(stream.readline()) == {"ok": False, "error": "bad token"}
+
+
+# --- emusify ctl ---------------------------------------------------------------------------
+
+STATUS = {
+    "mood": "happy",
+    "confidence": 0.91,
+    "share": 0.72,
+    "last_outcome": "mood",
+    "last_check": 1_700_000_000.0,
+    "next_check": 1_700_000_300.0,
+    "checking": False,
+    "checks_paused": False,
+    "music_paused": False,
+    "camera": "closed",
+    "camera_error": None,
+    "camera_source": "0",
+    "music": {"state": "playing", "folder": "happy", "audio_error": None, "note": None},
+    "track": "Emusify demo – Sunny Steps",
+    "pid": 4242,
+    "version": "0.1.0",
+}
+
+
+@pytest.fixture
+def daemon_stub():
+    """A control server answering like the daemon and recording what it was asked."""
+    asked: list[str] = []
+
+    def handler(request):
+        asked.append(request["cmd"])
+        return STATUS
+
+    with ControlServer(handler):
+        yield asked
+
+
+def test_ctl_status_prints_mood_track_next_check_camera_and_audio(daemon_stub, capsys):
+    from emusify import cli
+
+    assert cli.main(["ctl", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "Mood:       happy (confidence 91%, share 72%)" in out
+    assert "Track:      Emusify demo – Sunny Steps (playing, folder happy)" in out
+    assert "Next check: " in out and "Last check: " in out and "(mood)" in out
+    assert "Camera:     closed (0)" in out
+    assert "Audio:      ok" in out
+    assert daemon_stub == ["status"]
+
+
+def test_ctl_status_json_is_the_daemons_status(daemon_stub, capsys):
+    from emusify import cli
+
+    assert cli.main(["ctl", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == STATUS
+
+
+def test_ctl_pause_and_resume_can_target_music_or_checks(daemon_stub, capsys):
+    from emusify import cli
+
+    for argv in (["pause"], ["pause", "music"], ["resume", "checks"], ["skip"], ["quit"]):
+        assert cli.main(["ctl", *argv]) == 0
+    assert daemon_stub == ["pause", "pause-music", "resume-checks", "skip", "quit"]
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "Done: pause music."
+    assert out[3] == "Skipped; now playing: Emusify demo – Sunny Steps."
+    assert out[4] == "Emusify is shutting down."
+
+
+def test_ctl_without_a_daemon_is_one_clear_line(capsys):
+    from emusify import cli
+
+    assert cli.main(["ctl", "skip"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("emusify ctl: error: Emusify is not running")
+    assert "Traceback" not in err
+
+
+def test_ctl_refuses_a_target_on_other_actions(daemon_stub, capsys):
+    from emusify import cli
+
+    assert cli.main(["ctl", "skip", "music"]) == 2
+    assert "'music' goes only with pause or resume" in capsys.readouterr().err
+    assert daemon_stub == []

@@ -6,6 +6,7 @@ opener where a test needs a busy camera or a live (real-time) one.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +16,10 @@ import numpy as np
 import pytest
 
 from emusify.classifier import EmotionModel
+from emusify.commands.run import apply_overrides
 from emusify.config import Config, parse_config
 from emusify.daemon import COMMANDS, CommandError, Daemon, MoodChecker, Schedule
+from emusify.errors import EmusifyError
 from emusify.history import History
 from emusify.jukebox import Jukebox
 from emusify.landmarks import LandmarkExtractor
@@ -307,3 +310,26 @@ def test_quit_stops_everything_within_three_seconds(start, songs):
 def test_schedule_comes_from_the_config():
     cfg = parse_config({"schedule": {"interval_minutes": 2, "window_seconds": 15}})
     assert Schedule.from_config(cfg) == Schedule(120.0, 15.0, 4.0, True)
+
+
+# --- emusify run's overrides ---------------------------------------------------------------
+
+
+def overrides(camera=None, interval=None, window=None) -> argparse.Namespace:
+    return argparse.Namespace(camera=camera, interval=interval, window=window)
+
+
+def test_run_overrides_replace_camera_and_schedule(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = apply_overrides(parse_config({}), overrides("clip.mp4", 30, 5))
+    assert cfg.camera.source == str(tmp_path / "clip.mp4"), "relative to where the user is"
+    assert cfg.schedule.interval_minutes == 0.5 and cfg.schedule.window_seconds == 5
+    assert apply_overrides(parse_config({}), overrides("2")).camera.source == 2
+    assert apply_overrides(parse_config({}), overrides()) == parse_config({})
+
+
+def test_bad_run_overrides_are_refused_clearly():
+    with pytest.raises(EmusifyError, match="--window 0: use a number of seconds from 1 to 300"):
+        apply_overrides(parse_config({}), overrides(window=0))
+    with pytest.raises(EmusifyError, match="--interval -1: use a number of seconds > 0"):
+        apply_overrides(parse_config({}), overrides(interval=-1))
