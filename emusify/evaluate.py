@@ -115,7 +115,7 @@ def evaluate_folder(
     folders = sorted({label for _, label in list_images(root)})
     skipped = [name for name in folders if name not in model.labels]
     for name in skipped:
-        log.warning("%s: folder %r is not one of the model's labels; skipped", root, name)
+        log.info("%s: folder %r is not one of the model's labels; skipped", root, name)
     if len(skipped) == len(folders):
         raise DataError(
             f"{root}: none of its folders ({', '.join(folders)}) is one of the model's labels "

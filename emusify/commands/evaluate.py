@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=sys.stderr.isatty(),
     )
-    for folder in evaluation.skipped_folders:
-        print(f"skipped folder {folder!r}: not one of the model's labels", file=sys.stderr)
     if args.json:
+        for folder in evaluation.skipped_folders:
+            print(f"skipped folder {folder!r}: not one of the model's labels", file=sys.stderr)
         print(json.dumps(evaluation.as_dict()))
     else:
         print(evaluation.report())
