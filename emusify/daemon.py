@@ -240,7 +240,7 @@ class Daemon:
         history: HistoryLike,
         schedule: Schedule,
         *,
-        fade_seconds: float = SHUTDOWN_FADE_SECONDS,
+        fade_seconds: float = SHUTDOWN_FADE_SECONDS,  # the music's fade; capped on quit
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ):
@@ -261,7 +261,6 @@ class Daemon:
         self._threads: list[threading.Thread] = []
 
         self._mood: MoodResultLike | None = None
-        self._last: MoodResultLike | None = None
         self._last_outcome: str | None = None
         self._last_check: float | None = None
         self._next_check: float | None = None
@@ -307,10 +306,16 @@ class Daemon:
             raise CommandError("Emusify is shutting down")
         reply: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
         self._events.put(_Command(name, reply))
-        try:
-            ok, value = reply.get(timeout=timeout)
-        except queue.Empty:
-            raise CommandError(f"no answer to {name!r} within {timeout:.0f} s") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ok, value = reply.get(timeout=0.25)
+                break
+            except queue.Empty:
+                if self._stopped.is_set():
+                    raise CommandError("Emusify is shutting down") from None
+                if time.monotonic() > deadline:
+                    raise CommandError(f"no answer to {name!r} within {timeout:.0f} s") from None
         if not ok:
             raise CommandError(value)
         return value
@@ -318,10 +323,6 @@ class Daemon:
     def request_stop(self) -> None:
         """Ask the daemon to shut down; safe from a signal handler (sets a flag only)."""
         self._stop_requested = True
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop_requested
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once the daemon has shut down completely."""
@@ -388,7 +389,6 @@ class Daemon:
         if self._camera_error is not None:
             log.info("The camera works again")
         self._camera_error = None
-        self._last = result
         self._last_outcome = result.outcome
         self._safe(
             self.history.record_window,
