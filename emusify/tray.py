@@ -168,15 +168,18 @@ class Tray:
         )
         self.daemon.add_listener(self._updates.put)
         self._updates.put(self.daemon.status())  # a check may have ended before the listener
-        threads = [
-            threading.Thread(target=self._apply_updates, name="tray-update", daemon=True),
-            threading.Thread(target=self._stop_with_daemon, name="tray-watch", daemon=True),
-        ]
-        for t in threads:
-            t.start()
+        updater = threading.Thread(target=self._apply_updates, name="tray-update", daemon=True)
+        watcher = threading.Thread(target=self._stop_with_daemon, name="tray-watch", daemon=True)
+        updater.start()
+        watcher.start()
         self._icon.run(setup=self._setup)
         self._updates.put(None)
+        updater.join(timeout=2)
         self._window.close()
+        # The icon keeps its X connection in a reference cycle: close it now, while the
+        # display is surely there, rather than in some later garbage collection.
+        self._icon = None
+        gc.collect()
 
     def _title(self, status: DaemonStatus) -> str:
         return _latin1(tooltip(status)) if self._latin1_titles else tooltip(status)
@@ -286,7 +289,8 @@ def _patch_x_backend(icon: Any) -> None:
             conn.send_event(window.id, message, event_mask=X.NoEventMask)
             conn.sync()
         finally:
-            conn.close()
+            with contextlib.suppress(Exception):  # the display may be going away
+                conn.close()
 
     try:
         icon._window.change_attributes(
@@ -351,6 +355,8 @@ class ControlWindow:
         log.debug("control window closed")
 
     def _build_and_run(self, tk: Any, root: Any) -> None:
+        from PIL import ImageTk
+
         root.title(APP_TITLE)
         root.resizable(False, False)
         values: dict[str, Any] = {}
@@ -358,8 +364,11 @@ class ControlWindow:
             tk.Label(root, text=key + ":", anchor="e").grid(row=row, column=0, sticky="e", padx=6)
             values[key] = tk.Label(root, anchor="w", width=44)
             values[key].grid(row=row, column=1, sticky="w", padx=6)
+        face = tk.Label(root)
+        face.grid(row=0, column=2, rowspan=5, padx=10)
+        photos: dict[str, Any] = {}  # Tk images, made and dropped in this thread only
         buttons = tk.Frame(root)
-        buttons.grid(row=5, column=0, columnspan=2, pady=6)
+        buttons.grid(row=5, column=0, columnspan=3, pady=6)
         a = self.actions
         spec: list[tuple[str, Callable[[], None]]] = [
             ("Check mood now", lambda: a.send("check")),
@@ -388,6 +397,10 @@ class ControlWindow:
                 root.deiconify()
                 root.lift()
             s = self.daemon.status()
+            name = icon_name(s)
+            if name not in photos:
+                photos[name] = ImageTk.PhotoImage(draw_icon(name, 64), master=root)
+            face.configure(image=photos[name])
             camera = f"{s.camera_source} ({s.camera})"
             audio = s.music.get("audio_error") or s.music.get("note") or s.music.get("state")
             for key, text in (

@@ -151,6 +151,6 @@ def test_a_click_opens_the_control_window_whose_quit_button_stops_the_daemon(xse
     # A second click raises the same window instead of opening another.
     xsession.click(x + w // 2, y + h // 2)
     assert xsession.windows("--name", "^Emusify$") == [window]
-    # "Quit" is the last button: bottom right of the window.
-    xsession.click(wx + ww - 40, wy + wh - 16)
+    # "Quit" is the last button: bottom right of the centred button grid.
+    xsession.click(wx + ww // 2 + 150, wy + wh - 16)
     assert daemon.wait(5), "the window's Quit button stops the daemon"
