@@ -259,6 +259,8 @@ class Daemon:
         self._listeners: list[Callable[[DaemonStatus], None]] = []
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: Set when the scheduler stopped on an unexpected error rather than on request.
+        self.failed = False
 
         self._mood: MoodResultLike | None = None
         self._last_outcome: str | None = None
@@ -348,6 +350,7 @@ class Daemon:
                 self._publish()
         except Exception:
             log.exception("The scheduler failed; shutting down")
+            self.failed = True
         finally:
             self._shutdown()
 

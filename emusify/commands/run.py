@@ -125,9 +125,9 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
                 try:
                     Tray(daemon, Actions(daemon, cfg.songs_root, cfg.path)).run()
                 except Exception:
-                    log.exception("The tray icon failed; running on headless")
+                    log.exception("The tray icon failed; running headless")
             while not daemon.wait(0.5):
                 pass  # wakes for signals; the scheduler does the shutdown work
             log.debug("control channel %s closing", server.path)
     log.info("Exit")
-    return 0
+    return 1 if daemon.failed else 0
