@@ -19,6 +19,7 @@ import pytest
 
 from emusify import cli, samples
 from emusify.camera import Camera, open_camera
+from emusify.classifier import EmotionModel
 from emusify.collect import (
     CollectSettings,
     TerminalProgress,
@@ -449,16 +450,43 @@ def test_a_personal_model_trained_on_collected_sessions_recognises_other_faces(
     assert validation["accuracy"] >= 0.65  # other people's faces than those trained on
     assert json.loads((model / "labels.json").read_text())["labels"] == ["happy", "sad"]
 
-    faces = tmp_path / "faces"  # stills of yet other people, in no video
-    for still in ASSETS.glob("faces/*.png"):
-        emotion = still.stem.split("_")[0]
-        if emotion in ("happy", "sad"):
-            (faces / emotion).mkdir(parents=True, exist_ok=True)
-            shutil.copy(still, faces / emotion / still.name)
+    faces = stills_folder(tmp_path / "faces", ("happy", "sad"))  # people in no video
     capsys.readouterr()
     assert cli.main(["evaluate", "--images", str(faces), "--model", str(model), "--json"]) == 0
     evaluation = json.loads(capsys.readouterr().out)
     assert evaluation["n"] == 6 and evaluation["accuracy"] >= 4 / 6
+
+
+def stills_folder(root: Path, emotions: tuple[str, ...] | None = None) -> Path:
+    """The FER2013 stills under tests/assets/faces as an image folder ``root/<emotion>/``."""
+    for still in ASSETS.glob("faces/*.png"):
+        emotion = still.stem.split("_")[0]
+        if emotions is None or emotion in emotions:
+            (root / emotion).mkdir(parents=True, exist_ok=True)
+            shutil.copy(still, root / emotion / still.name)
+    return root
+
+
+def test_fine_tuning_a_model_on_collected_sessions_with_a_new_label(tmp_path, four_sessions, home):
+    # A seven-emotion model in the user's models folder, to start from by name.
+    faces = stills_folder(tmp_path / "faces")
+    argv = ["--images", str(faces), "--name", "starter", "--epochs", "20", "--workers", "1"]
+    assert cli.main(["train", *argv, "--quiet"]) == 0
+
+    argv = ["--samples", str(four_sessions), "--min-samples", "30", "--base", "starter"]
+    argv += ["--map", "sad=calm"]  # the person calls that face "calm"
+    assert cli.main(["train", *argv, "--quiet"]) == 0
+
+    folder = home / "data" / "models" / "personal"  # the default --name, in the data directory
+    model = EmotionModel.load("personal")
+    assert model.labels == ["calm", "happy"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["data"]["base"] == str(home / "data" / "models" / "starter")
+    assert metrics["data"]["train"]["label_map"] == {"happy": "happy", "sad": "calm"}
+    assert metrics["scores"]["validation"]["accuracy"] >= 0.65
+    sad_session = sorted((four_sessions / "sad").glob("*.npz"))[0]
+    probs = model.predict(samples.read_session(sad_session).features)  # LiteRT, as at run time
+    assert probs.shape == (len(probs), 2) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
 
 
 def test_collect_settings_refuse_nonsense():
