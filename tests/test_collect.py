@@ -418,18 +418,18 @@ def test_writing_to_a_folder_that_cannot_be_created_is_a_clear_error(tmp_path, c
 
 @pytest.fixture(scope="module")
 def four_sessions(tmp_path_factory):
-    """Two sessions per emotion, each from a video of other FER2013 faces (as collect.py
-    would record a person on two occasions)."""
+    """Two sessions per emotion, each recorded by the real collect.py script from a video of
+    other FER2013 faces (as a person would be recorded on two occasions)."""
     root = tmp_path_factory.mktemp("collected")
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EMUSIFY_HOME", str(home))
-        mp.delenv("DISPLAY", raising=False)
-        for emotion in ("happy", "sad"):
-            for video in (f"{emotion}_faces.mp4", f"{emotion}_faces_2.mp4"):
-                assert (
-                    run_collect(emotion, "--camera", str(ASSETS / video), "--out", str(root)) == 0
-                )
+    env = {**os.environ, "EMUSIFY_HOME": str(tmp_path_factory.mktemp("home"))}
+    env.pop("DISPLAY", None)
+    for emotion in ("happy", "sad"):
+        for video in (f"{emotion}_faces.mp4", f"{emotion}_faces_2.mp4"):
+            argv = [sys.executable, str(PROJECT / "collect.py"), emotion, "--headless"]
+            argv += ["--camera", str(ASSETS / video), "--countdown", "0", "--out", str(root)]
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-2000:]
+            assert "(end of video)" in done.stdout
     return root
 
 
