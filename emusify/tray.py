@@ -195,27 +195,42 @@ class Tray:
         self._updates.put(None)
 
     def _apply_updates(self) -> None:
-        """The only thread that calls into the icon after start: pystray's X backend hands
-        each call to its loop and waits on one shared reply queue, so two callers at once can
-        take each other's replies and one of them waits forever."""
+        """The only thread that calls into the icon after start.
+
+        pystray's X backend hands each call to its loop and waits on one shared reply queue,
+        so two callers at once can take each other's replies and one of them waits forever.
+        Between updates this thread also keeps the icon docked on X (see _XDock).
+        """
         self._ready.wait()
-        while True:
-            status = self._updates.get()
-            while status is not None and not self._updates.empty():
-                status = self._updates.get()  # only the latest matters
-            if status is None:
-                self._icon.stop()
-                return
-            try:
-                name = icon_name(status)
-                if name != self._shown:
-                    self._icon.icon = draw_icon(name)
-                    self._shown = name
-                    log.debug("tray icon: %s", name)
-                self._icon.title = self._title(status)
-                self._icon.update_menu()
-            except Exception:
-                log.exception("Cannot update the tray icon")
+        dock = _XDock.attach(self._icon) if self._latin1_titles else None
+        try:
+            while True:
+                try:
+                    status = self._updates.get(timeout=dock.next_check() if dock else None)
+                except queue.Empty:
+                    dock.ensure()  # type: ignore[union-attr]
+                    continue
+                while status is not None and not self._updates.empty():
+                    status = self._updates.get()  # only the latest matters
+                if status is None:
+                    self._icon.stop()
+                    return
+                self._show(status)
+        finally:
+            if dock is not None:
+                dock.close()
+
+    def _show(self, status: DaemonStatus) -> None:
+        try:
+            name = icon_name(status)
+            if name != self._shown:
+                self._icon.icon = draw_icon(name)
+                self._shown = name
+                log.debug("tray icon: %s", name)
+            self._icon.title = self._title(status)
+            self._icon.update_menu()
+        except Exception:
+            log.exception("Cannot update the tray icon")
 
     def _menu(self, pystray: Any) -> Any:
         item, menu = pystray.MenuItem, pystray.Menu
@@ -252,6 +267,67 @@ class Tray:
             menu.SEPARATOR,
             item("Quit", do(lambda: a.send("quit"))),
         )
+
+
+class _XDock:
+    """Keeps the icon docked in the X system tray, over a connection of its own.
+
+    pystray's X backend asks the tray to dock the icon once, when it is shown. A tray that
+    is not ready yet (Emusify started at login before the panel, or a panel restarted later)
+    misses that request and the icon never appears. This checks now and then whether the
+    icon window sits in a tray (its parent is not the root window) and asks again if not.
+    """
+
+    DOCKING = 0.5  #: seconds between checks while the icon is not docked
+    DOCKED = 5.0  #: and once it is
+
+    def __init__(self, conn: Any, window: Any):
+        self._conn = conn
+        self._window = window
+        self._root = conn.screen().root
+        self._selection = conn.intern_atom(f"_NET_SYSTEM_TRAY_S{conn.get_default_screen()}")
+        self._opcode = conn.intern_atom("_NET_SYSTEM_TRAY_OPCODE")
+        self._docked = False
+
+    @classmethod
+    def attach(cls, icon: Any) -> _XDock | None:
+        from Xlib import display
+
+        try:
+            conn = display.Display(icon._display.get_display_name())
+            return cls(conn, conn.create_resource_object("window", icon._window.id))
+        except Exception:
+            log.warning("Cannot watch the tray icon's docking", exc_info=True)
+            return None
+
+    def next_check(self) -> float:
+        return self.DOCKED if self._docked else self.DOCKING
+
+    def ensure(self) -> None:
+        from Xlib import X
+        from Xlib.protocol import event
+
+        try:
+            self._docked = self._window.query_tree().parent.id != self._root.id
+            if self._docked:
+                return
+            owner = self._conn.get_selection_owner(self._selection)
+            if owner == X.NONE:
+                return  # no tray (yet): ask again at the next check
+            request = event.ClientMessage(
+                window=owner.id,
+                client_type=self._opcode,
+                data=(32, (X.CurrentTime, 0, self._window.id, 0, 0)),  # 0: REQUEST_DOCK
+            )
+            owner.send_event(request, event_mask=X.NoEventMask)
+            self._conn.flush()
+            log.info("Asked the system tray to show the icon again")
+        except Exception:
+            log.debug("docking check failed", exc_info=True)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.close()
 
 
 def _patch_x_backend(icon: Any) -> None:

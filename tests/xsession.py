@@ -130,8 +130,8 @@ def wait_icon(session: XSession, name: str, timeout: float = 30.0) -> dict[str, 
     raise AssertionError(f"the tray shows {shown!r}, not {name!r}: {distances}")
 
 
-def start_session(tmp: Path) -> XSession:
-    """Xvfb on a free display number, then trayer as the system tray."""
+def start_session(tmp: Path, *, tray: bool = True) -> XSession:
+    """Xvfb on a free display number, then (unless ``tray`` is False) trayer as the tray."""
     require_tools()
     read_fd, write_fd = os.pipe()
     xvfb = subprocess.Popen(
@@ -147,6 +147,13 @@ def start_session(tmp: Path) -> XSession:
         xvfb.kill()
         raise AssertionError("Xvfb did not start")
     session = XSession(f":{number}", tmp, [xvfb])
+    if tray:
+        start_tray(session)
+    return session
+
+
+def start_tray(session: XSession) -> None:
+    """Start trayer, the system tray, and wait until it owns the tray selection."""
     trayer = subprocess.Popen(
         [
             "trayer",
@@ -171,7 +178,6 @@ def start_session(tmp: Path) -> XSession:
     )
     session.procs.append(trayer)
     _wait_for_tray(session)
-    return session
 
 
 def _wait_for_tray(session: XSession, timeout: float = 10.0) -> None:
