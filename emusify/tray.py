@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from emusify import tray_x11
 from emusify.daemon import Daemon, DaemonStatus
 from emusify.icons import draw_icon
 
@@ -160,7 +161,7 @@ class Tray:
             "emusify", draw_icon(self._shown), self._title(status), menu=self._menu(pystray)
         )
         if self._latin1_titles:
-            _patch_x_backend(self._icon)
+            tray_x11.patch_backend(self._icon)
         log.info(
             "Tray icon shown (%s backend%s)",
             type(self._icon).__module__.rsplit("_", 1)[-1],
@@ -199,10 +200,10 @@ class Tray:
 
         pystray's X backend hands each call to its loop and waits on one shared reply queue,
         so two callers at once can take each other's replies and one of them waits forever.
-        Between updates this thread also keeps the icon docked on X (see _XDock).
+        Between updates this thread also keeps the icon docked on X (tray_x11.Docking).
         """
         self._ready.wait()
-        dock = _XDock.attach(self._icon) if self._latin1_titles else None
+        dock = tray_x11.Docking.attach(self._icon) if self._latin1_titles else None
         try:
             while True:
                 try:
@@ -267,116 +268,6 @@ class Tray:
             menu.SEPARATOR,
             item("Quit", do(lambda: a.send("quit"))),
         )
-
-
-class _XDock:
-    """Keeps the icon docked in the X system tray, over a connection of its own.
-
-    pystray's X backend asks the tray to dock the icon once, when it is shown. A tray that
-    is not ready yet (Emusify started at login before the panel, or a panel restarted later)
-    misses that request and the icon never appears. This checks now and then whether the
-    icon window sits in a tray (its parent is not the root window) and asks again if not.
-    """
-
-    DOCKING = 0.5  #: seconds between checks while the icon is not docked
-    DOCKED = 5.0  #: and once it is
-
-    def __init__(self, conn: Any, window: Any):
-        self._conn = conn
-        self._window = window
-        self._root = conn.screen().root
-        self._selection = conn.intern_atom(f"_NET_SYSTEM_TRAY_S{conn.get_default_screen()}")
-        self._opcode = conn.intern_atom("_NET_SYSTEM_TRAY_OPCODE")
-        self._docked = False
-
-    @classmethod
-    def attach(cls, icon: Any) -> _XDock | None:
-        from Xlib import display
-
-        try:
-            conn = display.Display(icon._display.get_display_name())
-            return cls(conn, conn.create_resource_object("window", icon._window.id))
-        except Exception:
-            log.warning("Cannot watch the tray icon's docking", exc_info=True)
-            return None
-
-    def next_check(self) -> float:
-        return self.DOCKED if self._docked else self.DOCKING
-
-    def ensure(self) -> None:
-        from Xlib import X
-        from Xlib.protocol import event
-
-        try:
-            self._docked = self._window.query_tree().parent.id != self._root.id
-            if self._docked:
-                return
-            owner = self._conn.get_selection_owner(self._selection)
-            if owner == X.NONE:
-                return  # no tray (yet): ask again at the next check
-            request = event.ClientMessage(
-                window=owner.id,
-                client_type=self._opcode,
-                data=(32, (X.CurrentTime, 0, self._window.id, 0, 0)),  # 0: REQUEST_DOCK
-            )
-            owner.send_event(request, event_mask=X.NoEventMask)
-            self._conn.flush()
-            log.info("Asked the system tray to show the icon again")
-        except Exception:
-            log.debug("docking check failed", exc_info=True)
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._conn.close()
-
-
-def _patch_x_backend(icon: Any) -> None:
-    """Fixes for pystray's X backend, applied before ``icon.run()`` in the same thread.
-
-    * It handles clicks but never asks the X server for them: its icon window selects only
-      exposure and structure events, so a click never arrives and the default action (the
-      control window) cannot open (pystray issue #151). Add ButtonPressMask.
-    * It records its loop thread only after it lets the setup thread run, so making the icon
-      visible can fail with AttributeError now and then. The loop runs in this thread: record
-      it up front.
-    * Changes from other threads reach its loop as a message sent over the loop's own X
-      connection while the loop is blocked reading it, and now and then that message is
-      lost and the caller waits forever. Messages from other threads go over a connection
-      of their own instead.
-    """
-    from Xlib import X, display
-    from Xlib.protocol import event
-
-    loop_thread = threading.current_thread()
-    name = icon._display.get_display_name()
-    own_send = icon._send_message
-
-    def send_message(window: Any, client_type: int, *data: int) -> None:
-        if threading.current_thread() is loop_thread:
-            own_send(window, client_type, *data)
-            return
-        conn = display.Display(name)
-        try:
-            message = event.ClientMessage(
-                window=window.id,
-                client_type=client_type,
-                data=(32, (X.CurrentTime, *data, *[0] * (4 - len(data)))),
-            )
-            conn.send_event(window.id, message, event_mask=X.NoEventMask)
-            conn.sync()
-        finally:
-            with contextlib.suppress(Exception):  # the display may be going away
-                conn.close()
-
-    try:
-        icon._window.change_attributes(
-            event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask
-        )
-        icon._display.flush()
-        icon._thread = loop_thread
-        icon._send_message = send_message
-    except Exception:  # another pystray version: the icon still shows, clicks may not work
-        log.warning("Cannot adjust pystray's X backend", exc_info=True)
 
 
 class ControlWindow:
