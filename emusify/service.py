@@ -177,7 +177,7 @@ def _manage(cmds: list[list[str]], runner: Runner) -> list[str]:
             reason = (done.stderr or done.stdout or "").strip() or f"exit {done.returncode}"
             warnings.append(f"`{' '.join(cmd)}` failed: {reason}")
     for w in warnings:
-        log.warning("%s", w)
+        log.debug("%s", w)
     return warnings
 
 
@@ -207,10 +207,19 @@ class Outcome:
     warnings: list[str]
 
 
-def install(kind: ServiceKind, argv: Sequence[str], *, runner: Runner = _run) -> Outcome:
-    """Write the entry (replacing an older one) and register it with the service manager."""
-    target = kind.target()
+def install(
+    kind: ServiceKind, argv: Sequence[str], platform: str = sys.platform, *, runner: Runner = _run
+) -> Outcome:
+    """Write the entry and register it with the service manager.
+
+    Entries of the other kinds for this platform are removed first: two of them would start
+    Emusify twice at login (the second start is refused, but says so in the log each time).
+    """
     text = render(kind, argv)
+    for other in platform_kinds(platform):
+        if other is not kind and other.target().exists():
+            _remove(other, runner)
+    target = kind.target()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
@@ -224,21 +233,20 @@ def install(kind: ServiceKind, argv: Sequence[str], *, runner: Runner = _run) ->
 
 def uninstall(platform: str = sys.platform, *, runner: Runner = _run) -> list[Outcome]:
     """Deregister and delete every entry of this platform that exists; return what was removed."""
-    removed = []
-    for kind in platform_kinds(platform):
-        target = kind.target()
-        if not target.exists():
-            continue
-        warnings = _manage(_deactivation(kind, target), runner)
-        try:
-            target.unlink()
-        except OSError as exc:
-            raise ServiceError(f"cannot remove {target}: {exc}") from None
-        if kind is SYSTEMD:
-            warnings += _manage([["systemctl", "--user", "daemon-reload"]], runner)
-        log.info("removed the %s at %s", kind.description, target)
-        removed.append(Outcome(kind, target, warnings))
-    return removed
+    return [_remove(kind, runner) for kind in platform_kinds(platform) if kind.target().exists()]
+
+
+def _remove(kind: ServiceKind, runner: Runner) -> Outcome:
+    target = kind.target()
+    warnings = _manage(_deactivation(kind, target), runner)
+    try:
+        target.unlink()
+    except OSError as exc:
+        raise ServiceError(f"cannot remove {target}: {exc}") from None
+    if kind is SYSTEMD:
+        warnings += _manage([["systemctl", "--user", "daemon-reload"]], runner)
+    log.info("removed the %s at %s", kind.description, target)
+    return Outcome(kind, target, warnings)
 
 
 @dataclass(frozen=True)

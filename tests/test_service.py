@@ -138,8 +138,10 @@ def test_a_failing_service_manager_is_a_warning_and_the_file_stays(home):
 
 def test_uninstall_disables_and_removes_every_entry_of_the_platform(home):
     recorder = Recorder()
-    for kind in (service.SYSTEMD, service.AUTOSTART):
-        service.install(kind, service.command_line(), runner=recorder)
+    service.install(service.SYSTEMD, service.command_line(), "linux", runner=recorder)
+    copied_by_hand = service.AUTOSTART.target()
+    copied_by_hand.parent.mkdir(parents=True)
+    copied_by_hand.write_text(service.AUTOSTART.template_path.read_text())
     recorder.calls.clear()
     removed = service.uninstall("linux", runner=recorder)
     assert {o.kind.name for o in removed} == {"systemd", "autostart"}
@@ -182,3 +184,13 @@ def test_the_cli_installs_shows_and_removes_the_autostart_entry(home, capsys):
     assert cli.main(["service", "uninstall"]) == 0
     assert f"Removed the XDG autostart entry: {target}" in capsys.readouterr().out
     assert not target.exists()
+
+
+def test_installing_one_kind_removes_the_other_so_emusify_starts_once(home):
+    recorder = Recorder()
+    autostart = service.install(service.AUTOSTART, service.command_line(), "linux", runner=recorder)
+    unit = service.install(service.SYSTEMD, service.command_line(), "linux", runner=recorder)
+    assert unit.path.exists() and not autostart.path.exists()
+    service.install(service.AUTOSTART, service.command_line(), "linux", runner=recorder)
+    assert autostart.path.exists() and not unit.path.exists()
+    assert ["systemctl", "--user", "disable", "emusify.service"] in recorder.calls
