@@ -111,8 +111,8 @@ def combine(parts: list[TrainingData]) -> TrainingData:
 class TrainSettings:
     seed: int = 0
     validation_fraction: float = 0.15
-    epochs: int = 300
-    patience: int = 25
+    epochs: int = 200
+    patience: int = 20
     batch_size: int = 256
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 3e-4
