@@ -60,10 +60,13 @@ def blank_video(tmp_path: Path) -> Path:
     return path
 
 
-def make_config(songs: Path, source: int | str = str(HAPPY), **schedule) -> Config:
+def make_config(
+    songs: Path, source: int | str = str(HAPPY), min_share: float = 0.4, **schedule
+) -> Config:
     return parse_config(
         {
             "camera": {"source": source},
+            "decision": {"min_share": min_share},
             "schedule": {
                 "interval_minutes": 1 / 60,
                 "window_seconds": 8,
@@ -214,6 +217,16 @@ def test_a_window_without_a_face_leaves_the_mood_and_the_music(start, songs, bla
     assert status.music["path"] == playing.music["path"]
     assert status.music["state"] == "playing"
     assert h.history.windows()[-1].outcome == "no_face"
+
+
+def test_an_uncertain_window_decides_nothing(start, songs):
+    """The happy clip wins about 70 % of its frames: not enough when 95 % are asked for."""
+    h = start(make_config(songs, min_share=0.95, interval_minutes=60))
+    status = h.wait_for(lambda s: s.last_outcome is not None, what="the first window")
+    assert status.last_outcome == "uncertain"
+    assert status.mood is None and status.music["state"] == "stopped"
+    (window,) = h.history.windows()
+    assert window.outcome == "uncertain" and window.emotion is None
 
 
 def test_a_busy_camera_is_shown_and_retried_at_the_next_check(start, songs):
