@@ -34,6 +34,7 @@ class Docking:
         self._selection = conn.intern_atom(f"_NET_SYSTEM_TRAY_S{conn.get_default_screen()}")
         self._opcode = conn.intern_atom("_NET_SYSTEM_TRAY_OPCODE")
         self._docked = False
+        self._told_no_tray = False
 
     @classmethod
     def attach(cls, icon: Any) -> Docking | None:
@@ -59,7 +60,13 @@ class Docking:
                 return
             owner = self._conn.get_selection_owner(self._selection)
             if owner == X.NONE:
-                return  # no tray (yet): ask again at the next check
+                if not self._told_no_tray:
+                    log.warning(
+                        "No system tray on this display (yet): the icon shows once one starts; "
+                        "`emusify ctl` works meanwhile"
+                    )
+                    self._told_no_tray = True
+                return  # ask again at the next check
             request = event.ClientMessage(
                 window=owner.id,
                 client_type=self._opcode,

@@ -194,7 +194,7 @@ def test_a_tray_that_starts_after_emusify_still_gets_the_icon(tmp_path, monkeypa
     """At login the panel may come up after Emusify: the icon must dock once it is there."""
     # pystray logs its failed first docking with a traceback that would keep the icon alive
     # in the captured records until after the display is gone.
-    caplog.set_level(logging.CRITICAL, logger="pystray")
+    monkeypatch.setattr(logging.getLogger("pystray._base"), "disabled", True)
     session = start_session(tmp_path, tray=False)
     try:
         monkeypatch.setenv("DISPLAY", session.display)
@@ -210,6 +210,7 @@ def test_a_tray_that_starts_after_emusify_still_gets_the_icon(tmp_path, monkeypa
         thread.start()
         time.sleep(1.0)
         assert session.windows("--classname", "^emusifySystemTrayIcon$") == []
+        assert "No system tray on this display (yet)" in caplog.text
         start_tray(session)
         wait_icon(session, "idle", timeout=15)
         daemon.request_stop()
