@@ -96,6 +96,8 @@ def patch_backend(icon: Any) -> None:
       connection while the loop is blocked reading it, and now and then that message is
       lost and the caller waits forever. Messages from other threads go over a connection
       of their own instead.
+    * It logs an error with a traceback whenever no tray takes the icon; Docking handles
+      that case and says so in one line, so those records are dropped.
     """
     from Xlib import X, display
     from Xlib.protocol import event
@@ -128,5 +130,10 @@ def patch_backend(icon: Any) -> None:
         icon._display.flush()
         icon._thread = loop_thread
         icon._send_message = send_message
+        icon._log.addFilter(_drop_docking_errors)
     except Exception:  # another pystray version: the icon still shows, clicks may not work
         log.warning("Cannot adjust pystray's X backend", exc_info=True)
+
+
+def _drop_docking_errors(record: logging.LogRecord) -> bool:
+    return record.getMessage() != "Failed to dock icon"
