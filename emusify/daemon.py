@@ -277,10 +277,6 @@ class Daemon:
     def start(self) -> Daemon:
         now = self._clock()
         self._next_check = now if self.schedule.check_at_start else now + self.schedule.interval
-        for target, name in ((self._scheduler, "scheduler"), (self._worker, "mood-check")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
         log.info(
             "Emusify %s started: a %.0f s window every %.0f s from %s",
             __version__,
@@ -288,6 +284,10 @@ class Daemon:
             self.schedule.interval,
             self.checker.describe(),
         )
+        for target, name in ((self._scheduler, "scheduler"), (self._worker, "mood-check")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def add_listener(self, callback: Callable[[DaemonStatus], None]) -> None:
