@@ -14,6 +14,7 @@ import sys
 
 from emusify import __version__
 from emusify.errors import EmusifyError
+from emusify.native_log import route_native_stderr
 
 #: Sub-command name -> module under emusify.commands (in the order shown in --help).
 COMMANDS = {
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    route_native_stderr()  # before any handler binds to sys.stderr
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.WARNING,

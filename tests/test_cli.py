@@ -33,3 +33,29 @@ def test_a_bad_config_is_one_clear_message_without_traceback(tmp_path):
     assert str(bad) in proc.stderr
     assert "camra: unknown key (did you mean 'camera'?)" in proc.stderr
     assert "schedule.window_seconds: 0 is not allowed; use a number from 1 to 300" in proc.stderr
+
+
+def test_engine_chatter_stays_out_of_the_answer():
+    """MediaPipe and LiteRT log to file descriptor 2 from C++; the user sees only the result."""
+    from emusify import paths
+
+    face = paths.PROJECT_ROOT / "tests" / "assets" / "faces" / "happy_0.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "emusify.cli", "detect", "--image", str(face)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"{face}: happy")
+    assert proc.stderr == ""
+
+
+def test_native_log_lines_are_recognised_and_other_text_is_not():
+    from emusify.native_log import _NATIVE
+
+    assert _NATIVE.match(
+        "W0000 00:00:1795245258.815052   15300 inference_feedback_manager.cc:114] Feedback"
+    )
+    assert _NATIVE.match("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+    assert not _NATIVE.match("Traceback (most recent call last):")
+    assert not _NATIVE.match("emusify detect: error: x.png: no such image file")
