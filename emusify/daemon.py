@@ -422,6 +422,7 @@ class Daemon:
             )
 
     def _run_command(self, cmd: _Command) -> None:
+        log.info("Command: %s", cmd.name)
         try:
             handler = getattr(self, "_cmd_" + cmd.name.replace("-", "_"))
             handler()
@@ -432,7 +433,6 @@ class Daemon:
             log.exception("Command %r failed", cmd.name)
             cmd.reply.put((False, f"{cmd.name} failed: {exc}"))
             return
-        log.debug("command %s done", cmd.name)
         cmd.reply.put((True, self._publish()))
 
     def _cmd_check(self) -> None:
@@ -483,7 +483,6 @@ class Daemon:
         self.jukebox.skip()  # nobody wants to hear the rest of a track they dislike
 
     def _cmd_quit(self) -> None:
-        log.info("Quit requested")
         self._stop_requested = True
 
     def _safe(self, call: Callable[..., Any], *args: Any) -> Any:
