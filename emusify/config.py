@@ -248,9 +248,7 @@ def _build(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
             continue
         check = f.metadata.get("check")
         if check is not None and not check(value):
-            problems.append(
-                f"{full}: {data[f.name]!r} is not allowed; use {f.metadata['allowed']}"
-            )
+            problems.append(f"{full}: {data[f.name]!r} is not allowed; use {f.metadata['allowed']}")
             continue
         kwargs[f.name] = value
     return cls(**kwargs)

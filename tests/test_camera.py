@@ -26,7 +26,7 @@ class ScriptedCapture:
         self.released = False
         self.props = {}
 
-    def isOpened(self):  # noqa: N802
+    def isOpened(self):
         return True
 
     def read(self):
@@ -107,7 +107,7 @@ def test_a_camera_that_vanishes_mid_window_raises_a_clear_error_and_is_released(
 
 def test_a_missing_device_is_a_camera_error():
     class Closed(ScriptedCapture):
-        def isOpened(self):  # noqa: N802
+        def isOpened(self):
             return False
 
     capture = Closed(FakeClock())

@@ -83,7 +83,7 @@ def test_booleans_are_not_numbers_and_numbers_are_not_booleans():
 
 
 def test_lift_needs_a_mapped_folder():
-    with pytest.raises(ConfigError, match="music.response.sadness: no folder is mapped"):
+    with pytest.raises(ConfigError, match=r"music\.response\.sadness: no folder is mapped"):
         parse_config({"music": {"response": {"sadness": "lift"}}})
 
 
