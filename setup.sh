@@ -10,7 +10,7 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 python=""
-for candidate in python3.12 python3.11 python3.10 python3; do
+for candidate in python3 python3.12 python3.11 python3.10; do
   if command -v "$candidate" >/dev/null 2>&1 &&
     "$candidate" -c 'import sys, venv; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, 12)))' 2>/dev/null; then
     python=$candidate
@@ -23,7 +23,7 @@ if [ -z "$python" ]; then
 fi
 
 if [ "$dev" = 1 ]; then
-  packages="xvfb trayer imagemagick xdotool desktop-file-utils systemd"
+  packages="xvfb trayer imagemagick xdotool desktop-file-utils systemd python3-tk"
   missing=""
   for tool in Xvfb trayer import xdotool desktop-file-validate systemd-analyze; do
     command -v "$tool" >/dev/null 2>&1 || missing=1
@@ -48,4 +48,6 @@ if [ "$dev" = 1 ]; then
 else
   .venv/bin/python -m pip install --quiet -e .
 fi
+.venv/bin/python -c 'import tkinter' 2>/dev/null ||
+  echo "setup.sh: note: this Python has no Tk (Debian: apt install python3-tk); the tray's control window needs it" >&2
 echo "setup.sh: Emusify is installed in $(pwd)/.venv ($(.venv/bin/python --version))"
