@@ -42,6 +42,7 @@ import numpy as np
 from emusify.classifier import LABELS_FILE, METRICS_FILE, MODEL_FILE
 from emusify.errors import DataError, ModelError
 from emusify.features import FEATURE_SIZE, FEATURE_VERSION, features_from_faces, mirror_map
+from emusify.landmarks import EXTRACTOR_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +338,7 @@ def train_model(
         "sizes": {
             "feature_size": FEATURE_SIZE,
             "feature_version": FEATURE_VERSION,
+            "extractor_version": EXTRACTOR_VERSION,
             "parameters": int(model.count_params()),
             "tflite_bytes": tflite_bytes,
         },
