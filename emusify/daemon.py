@@ -21,15 +21,21 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from emusify import __version__
 from emusify.camera import Frame, describe_source, open_camera
 from emusify.config import Config
 from emusify.errors import CameraError, EmusifyError
+
+if TYPE_CHECKING:  # the daemon is given these; importing them here would load pygame/MediaPipe
+    from emusify.history import History
+    from emusify.jukebox import Jukebox
+    from emusify.mood import MoodResult
+    from emusify.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -58,52 +64,6 @@ class CommandError(EmusifyError):
     """A command the daemon does not know, or cannot carry out now."""
 
 
-# --- what the daemon needs from the other parts (see recognizer.py, jukebox.py, history.py) -
-
-
-class MoodResultLike(Protocol):
-    outcome: str  #: "mood", "no_face" or "uncertain"
-    emotion: str | None
-    share: float | None
-    confidence: float | None
-    face_frames: int
-    total_frames: int
-
-
-class Observer(Protocol):
-    def observe(
-        self, frames: Iterable[Frame], min_face_frames: int, min_share: float
-    ) -> MoodResultLike: ...
-
-
-class JukeboxLike(Protocol):
-    def set_mood(self, emotion: str, confidence: float) -> None: ...
-    def tick(self) -> None: ...
-    def skip(self) -> None: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def like(self) -> None: ...
-    def dislike(self) -> None: ...
-    def status(self) -> Any: ...
-    def close(self, fade_seconds: float | None = None) -> None: ...
-
-
-class HistoryLike(Protocol):
-    def record_window(
-        self,
-        outcome: str,
-        emotion: str | None,
-        share: float | None,
-        confidence: float | None,
-        face_frames: int,
-        total_frames: int,
-    ) -> int: ...
-    def close(self) -> None: ...
-
-
-# --- one mood window ----------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Schedule:
     interval: float  #: seconds from the start of one check to the start of the next
@@ -122,7 +82,7 @@ class MoodChecker:
 
     def __init__(
         self,
-        observer: Observer,
+        observer: Recognizer,
         cfg: Config,
         schedule: Schedule,
         *,
@@ -139,7 +99,7 @@ class MoodChecker:
     def describe(self) -> str:
         return describe_source(self.source)
 
-    def check(self, stop: threading.Event) -> MoodResultLike:
+    def check(self, stop: threading.Event) -> MoodResult:
         """One window; raises CameraError for a missing, busy or failing camera.
 
         ``stop`` ends the window early (pause, quit); the camera is released on every path.
@@ -222,7 +182,7 @@ class _Command:
 
 @dataclass
 class _WindowDone:
-    result: MoodResultLike | None
+    result: MoodResult | None
     error: str | None
     aborted: bool
 
@@ -236,8 +196,8 @@ class Daemon:
     def __init__(
         self,
         checker: MoodChecker,
-        jukebox: JukeboxLike,
-        history: HistoryLike,
+        jukebox: Jukebox,
+        history: History,
         schedule: Schedule,
         *,
         fade_seconds: float = SHUTDOWN_FADE_SECONDS,  # the music's fade; capped on quit
@@ -262,7 +222,7 @@ class Daemon:
         #: Set when the scheduler stopped on an unexpected error rather than on request.
         self.failed = False
 
-        self._mood: MoodResultLike | None = None
+        self._mood: MoodResult | None = None
         self._last_outcome: str | None = None
         self._last_check: float | None = None
         self._next_check: float | None = None

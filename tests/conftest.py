@@ -1,4 +1,5 @@
-"""Shared fixtures: real audio through SDL's disk driver, and small generated sound files."""
+"""Shared fixtures: a private home per test, real audio through SDL's disk driver, and small
+generated sound files."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config, data, state and runtime folders, never the user's."""
+    home = tmp_path_factory.mktemp("emusify-home")
+    monkeypatch.setenv("EMUSIFY_HOME", str(home))
+    return home
 
 
 @dataclass
