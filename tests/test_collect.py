@@ -93,6 +93,9 @@ def test_headless_collection_records_one_session_of_face_vectors(tmp_path, capsy
     assert f"Recorded {session.info.count} 'happy' samples" in stdout and str(path) in stdout
     assert "(end of video)" in stdout
     assert f"happy: {session.info.count}/1000 samples" in stderr  # the headless progress
+    with np.load(path) as npz:  # landmark numbers and metadata only: no image
+        assert sorted(npz.files) == ["features", "meta"]
+        assert npz["features"].nbytes == session.info.count * FEATURE_SIZE * 4
 
 
 def test_collection_stops_at_the_requested_count(tmp_path):
@@ -332,21 +335,25 @@ def test_stopping_the_script_mid_run_keeps_a_readable_file_of_the_samples_so_far
     assert f"Recorded {count} 'happy' samples" in stdout and "(stopped)" in stdout
 
 
-def test_a_killed_run_leaves_its_last_checkpoint_readable(tmp_path):
+def test_a_killed_run_leaves_its_last_checkpoint_and_earlier_sessions_readable(tmp_path):
     out = tmp_path / "samples"
+    assert run_collect("happy", "--camera", str(HAPPY), "--samples", "5", "--out", str(out)) == 0
+    [earlier] = session_files(out)
+    before = earlier.read_bytes()
     proc = start_script(tmp_path, long_video(tmp_path, repeats=15), out)
     try:
         deadline = time.monotonic() + 120
-        while not session_files(out) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
+        while len(session_files(out)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the first checkpoint (every 5 s) is on disk
         time.sleep(0.5)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
     finally:
         proc.kill()
 
-    [path] = session_files(out)
-    assert samples.read_session(path, feature_version=FEATURE_VERSION).info.count > 0
+    [checkpoint] = [p for p in session_files(out) if p != earlier]
+    assert samples.read_session(checkpoint, feature_version=FEATURE_VERSION).info.count > 0
+    assert earlier.read_bytes() == before
 
 
 @pytest.fixture
