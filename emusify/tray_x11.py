@@ -12,6 +12,8 @@ import logging
 import threading
 from typing import Any
 
+from PIL import Image
+
 log = logging.getLogger(__name__)
 
 
@@ -98,6 +100,9 @@ def patch_backend(icon: Any) -> None:
       of their own instead.
     * It logs an error with a traceback whenever no tray takes the icon; Docking handles
       that case and says so in one line, so those records are dropped.
+    * It stretches the icon to the slot the tray gives it, and trays often give a tall,
+      narrow one (24 x 32 in trayer): a round face becomes an egg. The icon is scaled to fit
+      and centred instead.
     """
     from Xlib import X, display
     from Xlib.protocol import event
@@ -131,8 +136,28 @@ def patch_backend(icon: Any) -> None:
         icon._thread = loop_thread
         icon._send_message = send_message
         icon._log.addFilter(_drop_docking_errors)
+        icon._assert_icon_data = lambda width, height: _fit_icon(icon, width, height)
     except Exception:  # another pystray version: the icon still shows, clicks may not work
         log.warning("Cannot adjust pystray's X backend", exc_info=True)
+
+
+def letterbox(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` scaled to fit ``size`` without distortion, centred on black (X has no alpha)."""
+    width, height = size
+    side = max(1, min(width, height))
+    out = Image.new("RGB", size)
+    out.paste(
+        image.resize((side, side), Image.LANCZOS), ((width - side) // 2, (height - side) // 2)
+    )
+    return out
+
+
+def _fit_icon(icon: Any, width: int, height: int) -> None:
+    if icon._icon_data is not None and icon._icon_data.size == (width, height):
+        return
+    data = letterbox(icon._icon, (width, height))
+    data.tostring = data.tobytes  # what pystray's put_pil_image call expects
+    icon._icon_data = data
 
 
 def _drop_docking_errors(record: logging.LogRecord) -> bool:

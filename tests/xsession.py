@@ -105,9 +105,13 @@ class XSession:
 
 
 def as_shown(name: str, size: tuple[int, int]) -> np.ndarray:
-    """An icon as pystray's X backend draws it: scaled to the slot, on black (no alpha)."""
+    """An icon as the tray should show it: a square as large as fits, centred, on black."""
+    side = min(size)
     shown = Image.new("RGB", size)
-    shown.paste(draw_icon(name).resize(size, Image.LANCZOS))
+    shown.paste(
+        draw_icon(name).resize((side, side), Image.LANCZOS),
+        ((size[0] - side) // 2, (size[1] - side) // 2),
+    )
     return np.asarray(shown, dtype=float)
 
 
