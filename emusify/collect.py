@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import signal
 import sys
 import threading
@@ -27,6 +26,7 @@ import numpy as np
 
 from emusify import paths
 from emusify.camera import Camera, Frame, describe_source
+from emusify.desktop import display_available
 from emusify.errors import CameraError, DataError
 from emusify.features import FEATURE_SIZE, FEATURE_VERSION, landmark_features
 from emusify.landmarks import LandmarkExtractor, Landmarks
@@ -221,13 +221,6 @@ def _final_save(writer: SessionWriter) -> Path | None:
 # --- what the person sees -----------------------------------------------------------------
 
 
-def has_display() -> bool:
-    """Whether a window can be shown: X11 or Wayland on Linux, always on macOS and Windows."""
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
-
-
 class TerminalProgress:
     """A one-line progress bar on a terminal; a plain line every 10 % (at most every 100
     samples) when the output is not a terminal, e.g. a log."""
@@ -366,7 +359,7 @@ def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale=0.8, thic
 
 def make_progress(emotion: str, headless: bool) -> Progress:
     """The preview window when there is a display and it was not refused, else the terminal."""
-    if not headless and has_display():
+    if not headless and display_available():
         try:
             return PreviewWindow(emotion).open()
         except cv2.error as exc:

@@ -37,13 +37,6 @@ APP_TITLE = "Emusify"
 MAX_TOOLTIP = 127
 
 
-def display_available() -> bool:
-    """Whether a tray can be shown: always on macOS and Windows, with $DISPLAY or Wayland else."""
-    if sys.platform in ("darwin", "win32"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
 def icon_name(status: DaemonStatus) -> str:
     """Which icon shows the daemon's state; paused and problems win over the mood."""
     if status.checks_paused:

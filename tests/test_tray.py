@@ -19,7 +19,6 @@ from emusify.tray import (
     MAX_TOOLTIP,
     Actions,
     Tray,
-    display_available,
     icon_name,
     mood_text,
     tooltip,
@@ -82,14 +81,6 @@ def test_a_long_tooltip_is_cut_to_what_windows_shows():
     long = dataclasses.replace(HAPPY, music={"state": "playing", "title": "x" * 300})
     text = tooltip(long)
     assert len(text) == MAX_TOOLTIP and text.endswith("...")
-
-
-def test_display_detection(monkeypatch):
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert display_available() is False
-    monkeypatch.setenv("DISPLAY", ":9")
-    assert display_available() is True
 
 
 # --- a real tray ---------------------------------------------------------------------------

@@ -85,11 +85,12 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
     from emusify.classifier import EmotionModel
     from emusify.control import ControlServer
     from emusify.daemon import Daemon, MoodChecker, Schedule
+    from emusify.desktop import display_available
     from emusify.history import History
     from emusify.jukebox import Jukebox
     from emusify.landmarks import LandmarkExtractor
     from emusify.recognizer import Recognizer
-    from emusify.tray import Actions, Tray, display_available
+    from emusify.tray import Actions, Tray
 
     model = EmotionModel.load(cfg.model)  # once, not per window
     schedule = Schedule.from_config(cfg)
