@@ -29,7 +29,7 @@ from emusify.camera import Camera, Frame, describe_source
 from emusify.desktop import display_available
 from emusify.errors import CameraError, DataError
 from emusify.features import FEATURE_SIZE, FEATURE_VERSION, landmark_features
-from emusify.landmarks import LandmarkExtractor, Landmarks
+from emusify.landmarks import LandmarkExtractor, Landmarks, import_mediapipe
 from emusify.samples import SessionWriter, check_emotion_name
 
 log = logging.getLogger(__name__)
@@ -334,8 +334,7 @@ class PreviewWindow:
 
     def _draw_mesh(self, image: np.ndarray, face: Landmarks) -> None:
         if self._edges is None:
-            import mediapipe as mp
-
+            mp = import_mediapipe()
             tesselation = mp.solutions.face_mesh_connections.FACEMESH_TESSELATION
             self._edges = np.array(sorted(tesselation), dtype=np.int32)
         h, w = image.shape[:2]
