@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 import pytest
+from webcam import FakeClock, ScriptedWebcam
 
 from emusify.camera import Camera, open_camera
 from emusify.errors import CameraError
@@ -15,47 +16,6 @@ def write_video(path, seconds=2.0, fps=10, size=(64, 48)):
         writer.write(frame)
     writer.release()
     return path
-
-
-class ScriptedCapture:
-    """A webcam that delivers ``good`` frames and then nothing (as if unplugged)."""
-
-    def __init__(self, clock, good=5):
-        self.clock = clock
-        self.good = good
-        self.released = False
-        self.props = {}
-
-    def isOpened(self):
-        return True
-
-    def read(self):
-        self.clock.now += 0.1
-        if self.good > 0:
-            self.good -= 1
-            return True, np.zeros((48, 64, 3), np.uint8)
-        return False, None
-
-    def grab(self):
-        return True
-
-    def get(self, prop):
-        return 0.0
-
-    def set(self, prop, value):
-        self.props[prop] = value
-        return True
-
-    def release(self):
-        self.released = True
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
 
 
 def test_video_file_is_sampled_by_its_own_timeline(tmp_path):
@@ -76,7 +36,7 @@ def test_a_short_video_ends_the_window_early(tmp_path):
 
 def test_the_camera_is_released_when_the_window_ends_even_on_error(tmp_path):
     clock = FakeClock()
-    capture = ScriptedCapture(clock)
+    capture = ScriptedWebcam(clock, good=5)
     cam = Camera(0, opener=lambda src: capture, clock=clock)
     with pytest.raises(RuntimeError), cam:
         assert cam.is_open
@@ -87,7 +47,7 @@ def test_the_camera_is_released_when_the_window_ends_even_on_error(tmp_path):
 
 def test_webcam_frame_size_is_requested():
     clock = FakeClock()
-    capture = ScriptedCapture(clock)
+    capture = ScriptedWebcam(clock, good=5)
     with Camera(0, 320, 240, opener=lambda src: capture, clock=clock):
         assert capture.props[cv2.CAP_PROP_FRAME_WIDTH] == 320
         assert capture.props[cv2.CAP_PROP_FRAME_HEIGHT] == 240
@@ -95,7 +55,7 @@ def test_webcam_frame_size_is_requested():
 
 def test_a_camera_that_vanishes_mid_window_raises_a_clear_error_and_is_released():
     clock = FakeClock()
-    capture = ScriptedCapture(clock, good=5)
+    capture = ScriptedWebcam(clock, good=5)
     cam = Camera(0, opener=lambda src: capture, clock=clock)
     got = []
     with pytest.raises(CameraError, match="camera 0 stopped delivering frames"), cam:
@@ -106,11 +66,7 @@ def test_a_camera_that_vanishes_mid_window_raises_a_clear_error_and_is_released(
 
 
 def test_a_missing_device_is_a_camera_error():
-    class Closed(ScriptedCapture):
-        def isOpened(self):
-            return False
-
-    capture = Closed(FakeClock())
+    capture = ScriptedWebcam(FakeClock(), good=5, opened=False)
     with pytest.raises(CameraError, match="cannot open camera 3: missing, busy"):
         Camera(3, opener=lambda src: capture).open()
     assert capture.released

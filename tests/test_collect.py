@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from webcam import FakeClock, ScriptedWebcam
 
 from emusify import cli, samples
 from emusify.camera import Camera, open_camera
@@ -182,46 +183,10 @@ def test_stopping_keeps_what_was_recorded(tmp_path, extractor):
     assert samples.read_session(result.path).info.count == result.samples > 0
 
 
-class UnpluggedWebcam:
-    """A webcam (as cv2.VideoCapture) that shows real faces ``good`` times, then nothing."""
-
-    def __init__(self, clock, good: int):
-        self.clock = clock
-        self.good = good
-        self.faces = [
-            cv2.resize(cv2.imread(str(p)), (192, 192)) for p in sorted(ASSETS.glob("faces/*.png"))
-        ]
-
-    def isOpened(self):
-        return True
-
-    def read(self):
-        self.clock.now += 0.1
-        if self.good > 0:
-            self.good -= 1
-            return True, self.faces[self.good % len(self.faces)]
-        return False, None
-
-    def get(self, prop):
-        return 0.0
-
-    def set(self, prop, value):
-        return True
-
-    def release(self):
-        pass
-
-
-class FakeClock:
-    now = 0.0
-
-    def __call__(self):
-        return self.now
-
-
 def test_a_webcam_that_stops_mid_session_keeps_what_was_recorded(tmp_path, extractor):
     clock = FakeClock()
-    webcam = UnpluggedWebcam(clock, good=12)
+    faces = [cv2.resize(cv2.imread(str(p)), (192, 192)) for p in sorted(ASSETS.glob("faces/*.png"))]
+    webcam = ScriptedWebcam(clock, good=12, frames=faces)
     settings = CollectSettings("happy", countdown=0, out_dir=tmp_path)
     with (
         pytest.raises(CameraError, match="stopped delivering frames") as failure,
