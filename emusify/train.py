@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from emusify.classifier import LABELS_FILE, METRICS_FILE, MODEL_FILE
-from emusify.errors import DataError, ModelError
+from emusify.errors import DataError, EmusifyError, ModelError
 from emusify.features import FEATURE_SIZE, FEATURE_VERSION, features_from_faces, mirror_map
 from emusify.landmarks import EXTRACTOR_VERSION
 
@@ -129,6 +129,18 @@ class TrainSettings:
 class TrainResult:
     out_dir: Path
     metrics: dict[str, Any]
+
+
+def require_training_packages() -> None:
+    """Fail before the long landmark extraction, not after it, when the train extra is absent."""
+    try:
+        import matplotlib  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError as exc:
+        raise EmusifyError(
+            f"training needs the 'train' extra ({exc.name} is not installed): "
+            "pip install -e '.[train]' in the Emusify folder, or ./setup.sh --dev"
+        ) from None
 
 
 def split_by_group(

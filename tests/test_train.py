@@ -145,3 +145,14 @@ def test_train_command_reports_a_missing_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path / "home"))
     assert main(["train", "--images", str(tmp_path / "nope"), "--quiet"]) == 2
     assert "nope: no such image folder" in capsys.readouterr().err
+
+
+def test_without_the_train_extra_the_command_says_what_to_install_before_any_work(
+    private_home, monkeypatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # as if it were not installed
+    assert main(["train", "--images", str(FACES.parent), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "training needs the 'train' extra (tensorflow is not installed)" in err
+    assert "pip install -e '.[train]'" in err
+    assert not (private_home / "cache").exists()  # no landmark was extracted

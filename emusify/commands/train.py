@@ -82,8 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from emusify import paths
     from emusify.classifier import resolve_model_dir
-    from emusify.train import TrainSettings, images_training_data, train_model
+    from emusify.train import (
+        TrainSettings,
+        images_training_data,
+        require_training_packages,
+        train_model,
+    )
 
+    require_training_packages()
     settings = TrainSettings(seed=args.seed)
     if args.epochs:
         settings.epochs = args.epochs
