@@ -11,17 +11,12 @@ import pytest
 
 from emusify import paths
 from emusify.classifier import EmotionModel, resolve_model_dir
+from emusify.config import EMOTIONS
 from emusify.errors import ModelError
 from emusify.features import FEATURE_SIZE, FEATURE_VERSION
 
 DEFAULT = paths.PROJECT_MODELS / "default"
-FER_LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+FER_LABELS = list(EMOTIONS)  #: the default model's labels: FER2013's seven
 
 
 @pytest.fixture
@@ -52,18 +47,18 @@ def test_vectors_of_the_wrong_width_are_refused():
         EmotionModel.load("default").predict(np.zeros((2, 10)))
 
 
-def test_your_models_come_before_the_projects(home):
-    mine = home / "data" / "models" / "default"
+def test_your_models_come_before_the_projects(private_home):
+    mine = private_home / "data" / "models" / "default"
     shutil.copytree(DEFAULT, mine)
     assert resolve_model_dir("default") == mine
     assert EmotionModel.load("default").folder == mine
     assert EmotionModel.load(DEFAULT).folder == DEFAULT  # a path is taken as it is
 
 
-def test_a_missing_model_names_where_it_looked(home, tmp_path):
+def test_a_missing_model_names_where_it_looked(private_home, tmp_path):
     with pytest.raises(ModelError, match="model 'nobody' not found") as err:
         EmotionModel.load("nobody")
-    assert str(home / "data" / "models" / "nobody") in str(err.value)
+    assert str(private_home / "data" / "models" / "nobody") in str(err.value)
     assert str(paths.PROJECT_MODELS / "nobody") in str(err.value)
     with pytest.raises(ModelError, match="no such model folder"):
         EmotionModel.load(tmp_path / "nowhere")

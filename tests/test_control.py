@@ -14,12 +14,6 @@ from emusify.control import ControlClient, ControlError, ControlServer, NotRunni
 from emusify.errors import EmusifyError
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path))
-    return tmp_path
-
-
 def echo_handler(request):
     if request["cmd"] == "refuse":
         raise EmusifyError("not now")
@@ -68,7 +62,7 @@ def test_no_daemon_means_a_clear_not_running_error():
         ControlClient().request("status")
 
 
-def test_a_stale_socket_file_is_replaced_and_reads_as_not_running(home):
+def test_a_stale_socket_file_is_replaced_and_reads_as_not_running(private_home):
     path = control.socket_path()
     path.parent.mkdir(parents=True)
     dead = socket.socket(socket.AF_UNIX)

@@ -14,12 +14,6 @@ from emusify.cli import main
 ASSETS = Path(__file__).parent / "assets"
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def test_a_photo_prints_its_emotion_and_confidence(capsys):
     image = ASSETS / "faces" / "happy_0.png"
     assert main(["detect", "--image", str(image)]) == 0

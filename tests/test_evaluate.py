@@ -13,17 +13,12 @@ import pytest
 
 from emusify.classifier import EmotionModel
 from emusify.cli import main
+from emusify.config import EMOTIONS
 from emusify.evaluate import evaluate_folder
 
 FACES = Path(__file__).parent / "assets" / "faces"
 FER = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
-LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+LABELS = list(EMOTIONS)  #: the default model's labels: FER2013's seven
 
 
 @pytest.fixture
@@ -67,11 +62,11 @@ def test_json_output_has_the_documented_keys(images, capsys):
     assert "bored" in captured.err
 
 
-def test_text_output_and_the_cache_make_a_second_run_fast(images, home, capsys):
+def test_text_output_and_the_cache_make_a_second_run_fast(images, private_home, capsys):
     assert main(["evaluate", "--images", str(images), "--model", "default"]) == 0
     first = capsys.readouterr().out
     assert "images:             22" in first and "confusion matrix" in first
-    cache = list((home / "cache" / "landmarks").glob("*.npz"))
+    cache = list((private_home / "cache" / "landmarks").glob("*.npz"))
     assert len(cache) == 1
     stamp = cache[0].stat().st_mtime_ns
     assert main(["evaluate", "--images", str(images), "--model", "default"]) == 0

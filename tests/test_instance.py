@@ -16,12 +16,6 @@ from emusify.errors import EmusifyError
 from emusify.instance import AlreadyRunning, InstanceLock
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMUSIFY_HOME", str(tmp_path))
-    return tmp_path
-
-
 def test_a_second_holder_is_refused_with_the_pid_of_the_first():
     with InstanceLock() as first:
         assert first.held
@@ -42,13 +36,13 @@ def test_released_lock_can_be_taken_again_and_reports_nobody_running():
         pass
 
 
-def test_runtime_dir_is_private(home):
+def test_runtime_dir_is_private(private_home):
     with InstanceLock() as lock:
         mode = stat.S_IMODE(lock.path.parent.stat().st_mode)
     assert mode == 0o700
 
 
-def test_a_lock_left_by_a_killed_process_does_not_block(home):
+def test_a_lock_left_by_a_killed_process_does_not_block(private_home):
     """The file stays behind with the dead pid in it, but the kernel dropped the lock."""
     script = textwrap.dedent(
         """
@@ -59,7 +53,7 @@ def test_a_lock_left_by_a_killed_process_does_not_block(home):
         time.sleep(60)
         """
     )
-    env = {**os.environ, "EMUSIFY_HOME": str(home)}
+    env = {**os.environ, "EMUSIFY_HOME": str(private_home)}
     child = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env
     )
