@@ -26,11 +26,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emusify import samples
-from emusify.camera import open_camera
-from emusify.collect import CollectSettings, TerminalProgress, collect
-from emusify.features import FEATURE_SIZE, FEATURE_VERSION
-from emusify.landmarks import LandmarkExtractor
+from emusify.learning import samples
+from emusify.learning.collect import CollectSettings, TerminalProgress, collect
+from emusify.sensing.camera import open_camera
+from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION
+from emusify.sensing.landmarks import LandmarkExtractor
 
 VIDEO = Path(__file__).resolve().parent.parent / "tests" / "assets" / "happy_faces_2.mp4"
 

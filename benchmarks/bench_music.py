@@ -24,8 +24,8 @@ import time
 import wave
 from pathlib import Path
 
-from emusify.chooser import Chooser
-from emusify.library import Library
+from emusify.music.chooser import Chooser
+from emusify.music.library import Library
 from emusify.paths import PROJECT_SONGS
 
 DEMO = PROJECT_SONGS / "happy" / "sunny-steps.ogg"

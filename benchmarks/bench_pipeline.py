@@ -21,10 +21,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emusify.camera import open_camera  # noqa: E402
-from emusify.classifier import EmotionModel  # noqa: E402
-from emusify.features import landmark_features  # noqa: E402
-from emusify.landmarks import LandmarkExtractor  # noqa: E402
+from emusify.sensing.camera import open_camera  # noqa: E402
+from emusify.sensing.classifier import EmotionModel  # noqa: E402
+from emusify.sensing.features import landmark_features  # noqa: E402
+from emusify.sensing.landmarks import LandmarkExtractor  # noqa: E402
 
 
 def webcam_frames(n: int) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ import sys
 
 from emusify import __version__
 from emusify.errors import EmusifyError
-from emusify.native_log import route_native_stderr
+from emusify.sensing.native_log import route_native_stderr
 
 #: Sub-command name -> module under emusify.commands (in the order shown in --help).
 COMMANDS = {

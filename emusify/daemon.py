@@ -27,15 +27,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from emusify import __version__
-from emusify.camera import Frame, describe_source, open_camera
 from emusify.config import Config
 from emusify.errors import CameraError, EmusifyError
+from emusify.sensing.camera import Frame, describe_source, open_camera
 
 if TYPE_CHECKING:  # the daemon is given these; importing them here would load pygame/MediaPipe
     from emusify.history import History
-    from emusify.jukebox import Jukebox
-    from emusify.mood import MoodResult
-    from emusify.recognizer import Recognizer
+    from emusify.music.jukebox import Jukebox
+    from emusify.sensing.mood import MoodResult
+    from emusify.sensing.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ def test_engine_chatter_stays_out_of_the_answer():
 
 
 def test_native_log_lines_are_recognised_and_other_text_is_not():
-    from emusify.native_log import _NATIVE
+    from emusify.sensing.native_log import _NATIVE
 
     assert _NATIVE.match(
         "W0000 00:00:1795245258.815052   15300 inference_feedback_manager.cc:114] Feedback"

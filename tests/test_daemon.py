@@ -15,15 +15,15 @@ import cv2
 import numpy as np
 import pytest
 
-from emusify.classifier import EmotionModel
 from emusify.commands.run import apply_overrides
 from emusify.config import Config, parse_config
 from emusify.daemon import COMMANDS, CommandError, Daemon, MoodChecker, Schedule
 from emusify.errors import EmusifyError
 from emusify.history import History
-from emusify.jukebox import Jukebox
-from emusify.landmarks import LandmarkExtractor
-from emusify.recognizer import Recognizer
+from emusify.music.jukebox import Jukebox
+from emusify.sensing.classifier import EmotionModel
+from emusify.sensing.landmarks import LandmarkExtractor
+from emusify.sensing.recognizer import Recognizer
 
 ASSETS = Path(__file__).parent / "assets"
 HAPPY = ASSETS / "happy_faces.mp4"

@@ -194,7 +194,7 @@ def test_the_daemon_reads_the_mood_plays_shows_and_obeys(desktop, home):
     finally:
         stop(daemon)
     log = (home / "emusify" / "state" / "log" / "emusify.log").read_text()
-    assert "[mood-check] emusify.camera: released video file" in log
+    assert "[mood-check] emusify.sensing.camera: released video file" in log
     assert "Stopped" in log
 
 
@@ -214,6 +214,6 @@ def test_sigterm_mid_window_releases_the_camera_and_exits_within_3_s(home):
     log = (home / "emusify" / "state" / "log" / "emusify.log").read_text()
     assert "running headless" in log
     after_signal = log[log.index("Signal SIGTERM") :]
-    assert "emusify.camera: released video file" in after_signal
+    assert "emusify.sensing.camera: released video file" in after_signal
     assert "Stopped" in after_signal
     assert not (home / "emusify" / "run" / "control.sock").exists()

@@ -1,7 +1,7 @@
 """A webcam for tests: ``cv2.VideoCapture``'s interface over scripted frames, and a clock.
 
-Pass it to ``emusify.camera.Camera`` through ``opener`` with the same clock, so that a window
-of live sampling runs in no real time. After its ``good`` frames it delivers nothing, as an
+Pass it to ``emusify.sensing.camera.Camera`` through ``opener`` with the same clock, so that a
+window of live sampling runs in no real time. After its ``good`` frames it delivers nothing, as an
 unplugged camera does.
 """
 

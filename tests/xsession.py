@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emusify.icons import ICON_NAMES, draw_icon
+from emusify.desktop.icons import ICON_NAMES, draw_icon
 
 #: Tool -> Debian package.
 TOOLS = {

@@ -49,11 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emusify.camera import open_camera
-    from emusify.collect import CollectSettings, collect, make_progress
     from emusify.config import load_config
-    from emusify.landmarks import LandmarkExtractor
-    from emusify.samples import check_emotion_name
+    from emusify.learning.collect import CollectSettings, collect, make_progress
+    from emusify.learning.samples import check_emotion_name
+    from emusify.sensing.camera import open_camera
+    from emusify.sensing.landmarks import LandmarkExtractor
 
     emotion = check_emotion_name(args.emotion)
     settings = CollectSettings(

@@ -27,12 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from emusify.camera import open_camera
-    from emusify.classifier import EmotionModel
     from emusify.config import load_config
-    from emusify.dataset import read_image
-    from emusify.landmarks import LandmarkExtractor
-    from emusify.recognizer import Recognizer
+    from emusify.learning.dataset import read_image
+    from emusify.sensing.camera import open_camera
+    from emusify.sensing.classifier import EmotionModel
+    from emusify.sensing.landmarks import LandmarkExtractor
+    from emusify.sensing.recognizer import Recognizer
 
     cfg = load_config(args.config)
     model = EmotionModel.load(args.model or cfg.model)

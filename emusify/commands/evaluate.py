@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from emusify.classifier import EmotionModel
-    from emusify.evaluate import evaluate_folder
+    from emusify.learning.evaluate import evaluate_folder
+    from emusify.sensing.classifier import EmotionModel
 
     if args.model:
         name = args.model

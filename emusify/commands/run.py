@@ -1,7 +1,7 @@
 """``emusify run``: the long-running program (mood checks, music, tray, control socket).
 
 This module only wires the parts together: the schedule and state are in emusify.daemon, the
-front ends in emusify.tray and emusify.control.
+front ends in emusify.desktop.tray and emusify.control.
 """
 
 from __future__ import annotations
@@ -82,15 +82,15 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
     os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
 
     from emusify import paths
-    from emusify.classifier import EmotionModel
     from emusify.control import ControlServer
     from emusify.daemon import Daemon, MoodChecker, Schedule
-    from emusify.desktop import display_available
+    from emusify.desktop.display import display_available
+    from emusify.desktop.tray import Actions, Tray
     from emusify.history import History
-    from emusify.jukebox import Jukebox
-    from emusify.landmarks import LandmarkExtractor
-    from emusify.recognizer import Recognizer
-    from emusify.tray import Actions, Tray
+    from emusify.music.jukebox import Jukebox
+    from emusify.sensing.classifier import EmotionModel
+    from emusify.sensing.landmarks import LandmarkExtractor
+    from emusify.sensing.recognizer import Recognizer
 
     model = EmotionModel.load(cfg.model)  # once, not per window
     schedule = Schedule.from_config(cfg)

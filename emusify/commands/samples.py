@@ -61,8 +61,8 @@ def format_inventory(inventory, *, sessions: bool = False) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emusify import samples
-    from emusify.features import FEATURE_VERSION
+    from emusify.learning import samples
+    from emusify.sensing.features import FEATURE_VERSION
 
     inventory = samples.inventory(args.dir, feature_version=FEATURE_VERSION)
     print(format_inventory(inventory, sessions=args.sessions))

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emusify import service
+    from emusify.desktop import service
 
     argv = service.command_line(args.config)
     if args.action == "install":

@@ -81,13 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from emusify import paths
-    from emusify.classifier import resolve_model_dir
-    from emusify.train import (
+    from emusify.learning.train import (
         TrainSettings,
         images_training_data,
         require_training_packages,
         train_model,
     )
+    from emusify.sensing.classifier import resolve_model_dir
 
     require_training_packages()
     settings = TrainSettings(seed=args.seed)
@@ -127,9 +127,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _training_data(args: argparse.Namespace, cache: Path | None, progress: bool):
     """The image folder, the collected samples, or both together."""
-    from emusify import samples
     from emusify.errors import DataError
-    from emusify.train import combine, images_training_data
+    from emusify.learning import samples
+    from emusify.learning.train import combine, images_training_data
 
     if not args.images and not args.samples:
         raise DataError("nothing to train on: give --images DIR, --samples [DIR], or both")

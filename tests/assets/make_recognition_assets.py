@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 
-from emusify.landmarks import LandmarkExtractor
+from emusify.sensing.landmarks import LandmarkExtractor
 
 HERE = Path(__file__).parent
 STILLS = 3

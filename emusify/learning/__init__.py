@@ -1,0 +1,1 @@
+"""Teaching the model: labelled images, personal samples, training and evaluation."""

@@ -1,0 +1,1 @@
+"""Mood to music: which folder, which track, and playing it."""

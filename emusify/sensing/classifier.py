@@ -1,0 +1,152 @@
+"""The run-time emotion model: a LiteRT ``emotion.tflite`` plus ``labels.json``, checked on load.
+
+A model folder (``models/<name>/``) holds::
+
+    emotion.tflite   feature vector [n, FEATURE_SIZE] -> probabilities [n, len(labels)]
+    labels.json      {"labels": [...], "feature_version": 1, "feature_size": 2064}
+    metrics.json     how it was trained and how well it scored (not needed to run)
+    model.keras      the Keras weights, for fine-tuning only (not needed to run)
+
+Everything the model needs is checked when it loads, so a broken folder fails at start-up with
+the file named, never halfway through a window. This module imports LiteRT, never TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emusify import paths
+from emusify.errors import ModelError
+from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "emotion.tflite"
+LABELS_FILE = "labels.json"
+METRICS_FILE = "metrics.json"
+
+
+def resolve_model_dir(name_or_path: str | os.PathLike[str]) -> Path:
+    """A model folder from a name (your models first, then the project's) or a path."""
+    text = os.fspath(name_or_path)
+    if not text.strip():
+        raise ModelError("no model given: name a model folder or give its path")
+    candidate = Path(text).expanduser()
+    is_name = candidate.name == text and text not in (".", "..")
+    if is_name:
+        for base in (paths.user_models_dir(), paths.PROJECT_MODELS):
+            if (base / text).is_dir():
+                return base / text
+        raise ModelError(
+            f"model {text!r} not found: looked for {paths.user_models_dir() / text} "
+            f"and {paths.PROJECT_MODELS / text}"
+        )
+    if not candidate.is_dir():
+        raise ModelError(f"{candidate}: no such model folder")
+    return candidate
+
+
+def read_labels(folder: Path) -> dict[str, Any]:
+    """labels.json, checked: a non-empty list of distinct names and the feature layout."""
+    file = folder / LABELS_FILE
+    if not file.is_file():
+        raise ModelError(f"{file}: missing (every model folder needs its labels)")
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{file}: not valid JSON ({exc})") from None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if (
+        not isinstance(labels, list)
+        or len(labels) < 2
+        or not all(isinstance(v, str) and v for v in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        raise ModelError(f"{file}: 'labels' must be a list of at least two distinct names")
+    version = meta.get("feature_version")
+    if version != FEATURE_VERSION:
+        raise ModelError(
+            f"{file}: the model was trained on features version {version}, this Emusify "
+            f"computes version {FEATURE_VERSION}; retrain it (emusify train)"
+        )
+    return meta
+
+
+@dataclass
+class EmotionModel:
+    """A loaded, checked model. ``predict`` is not thread-safe (one interpreter)."""
+
+    folder: Path
+    labels: list[str]
+    feature_version: int
+    _interpreter: Any
+    _input: int
+    _output: int
+    _batch: int = 1
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike[str]) -> EmotionModel:
+        folder = resolve_model_dir(name_or_path)
+        meta = read_labels(folder)
+        file = folder / MODEL_FILE
+        if not file.is_file():
+            raise ModelError(f"{file}: missing (train a model with `emusify train`)")
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            interpreter = Interpreter(model_path=str(file), num_threads=1)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{file}: not a valid LiteRT model ({exc})") from None
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{file}: expected one input and one output tensor")
+        in_shape, out_shape = inputs[0]["shape"], outputs[0]["shape"]
+        if len(in_shape) != 2 or in_shape[1] != FEATURE_SIZE:
+            raise ModelError(
+                f"{file}: the model takes inputs of shape {list(in_shape)}, but the features "
+                f"have {FEATURE_SIZE} values; retrain it (emusify train)"
+            )
+        if len(out_shape) != 2 or out_shape[1] != len(meta["labels"]):
+            raise ModelError(
+                f"{file}: the model gives {out_shape[-1]} outputs but {folder / LABELS_FILE} "
+                f"names {len(meta['labels'])} labels"
+            )
+        log.debug("loaded model %s (%s)", folder, ", ".join(meta["labels"]))
+        return cls(
+            folder=folder,
+            labels=list(meta["labels"]),
+            feature_version=int(meta["feature_version"]),
+            _interpreter=interpreter,
+            _input=inputs[0]["index"],
+            _output=outputs[0]["index"],
+            _batch=int(in_shape[0]),
+        )
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities float32 [n, len(labels)] for feature vectors [n, FEATURE_SIZE]."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None]
+        if x.ndim != 2 or x.shape[1] != FEATURE_SIZE:
+            raise ValueError(f"expected features of shape [n, {FEATURE_SIZE}], got {x.shape}")
+        if len(x) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        if len(x) != self._batch:
+            self._interpreter.resize_tensor_input(self._input, [len(x), FEATURE_SIZE])
+            self._interpreter.allocate_tensors()
+            self._batch = len(x)
+        self._interpreter.set_tensor(self._input, np.ascontiguousarray(x))
+        self._interpreter.invoke()
+        return np.array(self._interpreter.get_tensor(self._output), dtype=np.float32)

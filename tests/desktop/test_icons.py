@@ -1,0 +1,46 @@
+"""Tray icons: one distinct drawn look per emotion and per state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emusify.config import EMOTIONS
+from emusify.desktop.icons import ICON_NAMES, STATES, draw_icon
+
+
+def test_there_is_an_icon_for_every_emotion_and_state():
+    assert set(ICON_NAMES) == set(EMOTIONS) | set(STATES)
+    assert {"paused", "no_camera", "no_face"} <= set(STATES)
+
+
+@pytest.mark.parametrize("size", [16, 22, 64])
+def test_icons_are_square_rgba_at_any_size(size):
+    for name in ICON_NAMES:
+        image = draw_icon(name, size)
+        assert image.mode == "RGBA" and image.size == (size, size)
+
+
+def test_every_icon_looks_different_even_small():
+    """At tray size (22 px) any two icons differ clearly, so the mood reads at a glance."""
+    pixels = {n: np.asarray(draw_icon(n, 22), dtype=float) for n in ICON_NAMES}
+    for i, a in enumerate(ICON_NAMES):
+        for b in ICON_NAMES[i + 1 :]:
+            diff = np.abs(pixels[a] - pixels[b]).mean()
+            assert diff > 8, f"{a} and {b} look almost the same ({diff:.1f})"
+
+
+def test_faces_are_round_with_transparent_corners():
+    image = np.asarray(draw_icon("happy", 64))
+    assert image[0, 0, 3] == 0 and image[32, 32, 3] == 255
+
+
+def test_drawing_is_deterministic_and_returns_a_private_copy():
+    a = draw_icon("sad")
+    a.putpixel((32, 32), (0, 0, 0, 0))
+    assert draw_icon("sad").getpixel((32, 32)) != (0, 0, 0, 0)
+
+
+def test_an_unknown_name_is_refused():
+    with pytest.raises(ValueError, match="no icon named 'sleepy'"):
+        draw_icon("sleepy")

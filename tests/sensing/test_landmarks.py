@@ -1,0 +1,82 @@
+"""Landmark extraction: real MediaPipe on real face images."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from emusify.sensing.landmarks import FACE_POINTS, LandmarkExtractor
+
+FACES = Path(__file__).parent.parent / "assets" / "faces"
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    with LandmarkExtractor() as ex:
+        yield ex
+
+
+@pytest.mark.parametrize("name", ["happy_0.png", "sad_1.png", "surprise_2.png"])
+def test_finds_the_face_in_a_small_grey_photo(extractor, name):
+    image = cv2.imread(str(FACES / name))  # 48x48, upscaled inside
+    lm = extractor.extract(image)
+    assert lm is not None
+    assert lm.face.shape == (FACE_POINTS, 3) and lm.face.dtype == np.float32
+    width, height = lm.image_size
+    assert width == height >= 192
+    xy = lm.face[:, :2]
+    assert (xy > -0.1 * width).all() and (xy < 1.1 * width).all()
+    # The face's right eye (landmark 33) is on the image's left, the chin below the nose.
+    assert lm.face[33, 0] < lm.face[263, 0]
+    assert lm.face[152, 1] > lm.face[1, 1]
+
+
+def test_landmarks_follow_the_face_in_a_bigger_frame(extractor):
+    face = cv2.resize(cv2.imread(str(FACES / "happy_0.png")), (160, 160))
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[200:360, 400:560] = face  # a webcam-like frame with the face off centre
+    lm = extractor.extract(frame)
+    assert lm is not None
+    assert lm.image_size == (640, 480)
+    centre = lm.face[:, :2].mean(axis=0)
+    assert 400 < centre[0] < 560 and 200 < centre[1] < 360
+
+
+def test_an_image_without_a_face_gives_none(extractor):
+    rng = np.random.default_rng(0)
+    assert extractor.extract(np.full((240, 320, 3), 128, np.uint8)) is None
+    assert extractor.extract(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)) is None
+
+
+def test_grey_and_bgra_images_are_accepted(extractor):
+    grey = cv2.imread(str(FACES / "happy_1.png"), cv2.IMREAD_GRAYSCALE)
+    assert extractor.extract(grey) is not None
+    assert extractor.extract(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGRA)) is not None
+
+
+def test_close_releases_the_graphs_and_a_closed_extractor_reopens():
+    ex = LandmarkExtractor()
+    with ex:
+        assert ex._holistic is not None
+    assert ex._holistic is None and ex._face_mesh is None
+    assert ex.extract(cv2.imread(str(FACES / "happy_0.png"))) is not None  # opens on demand
+    ex.close()
+
+
+def test_run_time_pipeline_never_imports_tensorflow():
+    """TensorFlow costs ~5 s and ~700 MB: only training may load it (mediapipe would)."""
+    code = (
+        "import sys, cv2\n"
+        "from emusify.sensing.landmarks import LandmarkExtractor\n"
+        "from emusify.sensing.recognizer import Recognizer\n"
+        "with LandmarkExtractor() as ex:\n"
+        f"    assert ex.extract(cv2.imread({str(FACES / 'happy_0.png')!r})) is not None\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
