@@ -3,14 +3,17 @@
 Three threads share the work so that control never waits for the camera:
 
 * ``scheduler`` owns the state. It takes commands and finished windows from one queue,
-  starts a check when one is due, hands decided moods to the jukebox and ticks it.
-* ``mood-check`` runs one window at a time: camera open, frames through the recognizer
-  (model and MediaPipe graph loaded once, before the daemon starts), camera released.
+  starts a check when one is due, hands decided moods to the jukebox and ticks it. It sleeps
+  until the next thing is due (a check, the end of a track): no fixed-rate tick.
+* ``mood-check`` runs one window at a time in a worker process (``sensing/check.py``):
+  camera, MediaPipe and the model live and die there, and only numbers come back. This
+  process never imports a vision library, so it stays small between checks.
 * front ends (control socket, tray) call :meth:`Daemon.command` from their own threads and
   get the new status back.
 
-"No face" and "uncertain" windows leave the music as it is. A missing or busy camera is
-reported in the status and tried again at the next check; it never stops the daemon.
+"No face" and "uncertain" windows leave the music as it is. A missing or busy camera, and a
+worker that crashed or hung, are reported in the status and tried again at the next check;
+they never stop the daemon.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -29,18 +32,17 @@ from typing import TYPE_CHECKING, Any
 from emusify import __version__
 from emusify.config import Config
 from emusify.errors import CameraError, EmusifyError
-from emusify.sensing.camera import Frame, describe_source, open_camera
+from emusify.sensing.check import CheckRequest, CheckResult, RecognitionFailed, WorkerChecker
 
-if TYPE_CHECKING:  # the daemon is given these; importing them here would load pygame/MediaPipe
+if TYPE_CHECKING:  # the daemon is given these; importing them here would load pygame
     from emusify.history import History
     from emusify.music.jukebox import Jukebox
     from emusify.sensing.mood import MoodResult
-    from emusify.sensing.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 
-#: How often the scheduler wakes when nothing happens: the jukebox's tick rate.
-TICK_SECONDS = 0.25
+#: The longest the scheduler sleeps: only a guard against a clock that jumps.
+MAX_SLEEP_SECONDS = 3600.0
 #: The longest fade-out on quit: SIGTERM must end the process within 3 s.
 SHUTDOWN_FADE_SECONDS = 1.0
 #: Commands the daemon accepts (the control socket and the tray send these).
@@ -77,46 +79,24 @@ class Schedule:
         return cls(s.interval_minutes * 60, s.window_seconds, s.sample_fps, s.check_at_start)
 
 
-class MoodChecker:
-    """Opens the camera for one window and reads the mood from it."""
+def worker_checker(
+    cfg: Config, schedule: Schedule, *, opener: str | None = None, env: dict[str, str] | None = None
+) -> WorkerChecker:
+    """The checker ``emusify run`` uses: one worker process per window, as configured.
 
-    def __init__(
-        self,
-        observer: Recognizer,
-        cfg: Config,
-        schedule: Schedule,
-        *,
-        opener: Callable[..., Any] | None = None,
-    ):
-        self.observer = observer
-        self.source = cfg.camera_source
-        self.width = cfg.camera.width
-        self.height = cfg.camera.height
-        self.decision = cfg.decision
-        self.schedule = schedule
-        self._opener = opener
-
-    def describe(self) -> str:
-        return describe_source(self.source)
-
-    def check(self, stop: threading.Event) -> MoodResult:
-        """One window; raises CameraError for a missing, busy or failing camera.
-
-        ``stop`` ends the window early (pause, quit); the camera is released on every path.
-        """
-        kw = {"opener": self._opener} if self._opener else {}
-        with open_camera(self.source, self.width, self.height, **kw) as cam:
-            frames = _until(stop, cam.sample(self.schedule.fps, self.schedule.window))
-            return self.observer.observe(
-                frames, self.decision.min_face_frames, self.decision.min_share
-            )
-
-
-def _until(stop: threading.Event, frames: Iterator[Frame]) -> Iterator[Frame]:
-    for frame in frames:
-        if stop.is_set():
-            return
-        yield frame
+    ``opener`` (``"module:function"``) replaces the webcam in the worker: tests only."""
+    request = CheckRequest(
+        source=cfg.camera_source,
+        width=cfg.camera.width,
+        height=cfg.camera.height,
+        fps=schedule.fps,
+        seconds=schedule.window,
+        model=str(cfg.model),
+        min_face_frames=cfg.decision.min_face_frames,
+        min_share=cfg.decision.min_share,
+        opener=opener,
+    )
+    return WorkerChecker(request, env=env)
 
 
 # --- status -------------------------------------------------------------------------------
@@ -130,15 +110,19 @@ class DaemonStatus:
     mood: str | None
     confidence: float | None
     share: float | None
-    #: The last window's outcome: "mood", "no_face", "uncertain", "no_camera" or None.
+    #: The last window's outcome: "mood", "no_face", "uncertain", "no_camera",
+    #: "recognition_failed" or None.
     last_outcome: str | None
     last_check: float | None  #: Unix time the last window ended
     next_check: float | None  #: Unix time of the next scheduled check; None while paused
     checking: bool
     checks_paused: bool
     music_paused: bool
-    camera: str  #: "closed", "open" or "unavailable"
+    #: "closed", "starting" (the worker is loading), "open" or "unavailable"
+    camera: str
     camera_error: str | None
+    #: Why the last check's recognition failed (worker crashed, hung or was killed), or None.
+    recognition_error: str | None
     camera_source: str
     music: dict[str, Any]  #: the jukebox's status as a mapping
     pid: int
@@ -177,14 +161,21 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 @dataclass
 class _Command:
     name: str
+    arg: str | None
     reply: queue.Queue[tuple[bool, Any]]
 
 
 @dataclass
 class _WindowDone:
-    result: MoodResult | None
+    result: CheckResult | None
     error: str | None
+    #: "camera" (missing, busy, failing) or "recognition" (the worker crashed or hung).
+    error_kind: str | None
     aborted: bool
+
+
+class _CameraOpened:
+    """The worker has the camera open."""
 
 
 _STOP = object()
@@ -195,7 +186,7 @@ class Daemon:
 
     def __init__(
         self,
-        checker: MoodChecker,
+        checker: WorkerChecker,
         jukebox: Jukebox,
         history: History,
         schedule: Schedule,
@@ -211,8 +202,9 @@ class Daemon:
         self.schedule = schedule
         self._clock = clock
         self._wall = wall_clock
-        self._events: queue.Queue[Any] = queue.Queue()
-        self._check_requests: queue.Queue[Any] = queue.Queue()
+        # SimpleQueue: its put() is safe from a signal handler (request_stop).
+        self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._check_requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._window_stop = threading.Event()
         self._stop_requested = False  # a plain flag: safe to set from a signal handler
         self._stopped = threading.Event()
@@ -223,6 +215,8 @@ class Daemon:
         self.failed = False
 
         self._mood: MoodResult | None = None
+        #: The last finished check's numbers (per-frame probabilities and features).
+        self.last_result: CheckResult | None = None
         self._last_outcome: str | None = None
         self._last_check: float | None = None
         self._next_check: float | None = None
@@ -230,6 +224,8 @@ class Daemon:
         self._checks_paused = False
         self._music_paused = False
         self._camera_error: str | None = None
+        self._recognition_error: str | None = None
+        self._camera_open = False
         self._status = self._snapshot()
 
     # --- public, thread-safe --------------------------------------------------------------
@@ -258,7 +254,7 @@ class Daemon:
         with self._lock:
             return self._status
 
-    def command(self, name: str, timeout: float = 10.0) -> DaemonStatus:
+    def command(self, name: str, arg: str | None = None, timeout: float = 10.0) -> DaemonStatus:
         """Carry out one of COMMANDS in the scheduler thread and return the new status."""
         if name not in COMMANDS:
             raise CommandError(f"unknown command {name!r}; known: {', '.join(COMMANDS)}")
@@ -267,7 +263,7 @@ class Daemon:
         if self._stopped.is_set() or self._stop_requested:
             raise CommandError("Emusify is shutting down")
         reply: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
-        self._events.put(_Command(name, reply))
+        self._events.put(_Command(name, arg, reply))
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -283,8 +279,9 @@ class Daemon:
         return value
 
     def request_stop(self) -> None:
-        """Ask the daemon to shut down; safe from a signal handler (sets a flag only)."""
+        """Ask the daemon to shut down; safe from a signal handler (a flag and a wake-up)."""
         self._stop_requested = True
+        self._events.put(_STOP)
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once the daemon has shut down completely."""
@@ -294,6 +291,7 @@ class Daemon:
 
     def _scheduler(self) -> None:
         try:
+            self._publish()  # the schedule as it starts
             while not self._stop_requested:
                 try:
                     item = self._events.get(timeout=self._sleep_time())
@@ -303,10 +301,13 @@ class Daemon:
                     self._run_command(item)
                 elif isinstance(item, _WindowDone):
                     self._window_done(item)
+                elif isinstance(item, _CameraOpened):
+                    self._camera_open = self._checking
                 if self._stop_requested:
                     break
                 self._maybe_start_check()
-                self._safe(self.jukebox.tick)
+                if self._jukebox_due():
+                    self._safe(self.jukebox.tick)
                 self._publish()
         except Exception:
             log.exception("The scheduler failed; shutting down")
@@ -315,9 +316,19 @@ class Daemon:
             self._shutdown()
 
     def _sleep_time(self) -> float:
-        if self._next_check is None or self._checking or self._checks_paused:
-            return TICK_SECONDS
-        return max(0.0, min(TICK_SECONDS, self._next_check - self._clock()))
+        """Until the next check or the jukebox's next piece of work, whichever comes first."""
+        now = self._clock()
+        due = [now + MAX_SLEEP_SECONDS]
+        if self._next_check is not None and not self._checking and not self._checks_paused:
+            due.append(self._next_check)
+        jukebox_due = self._safe(self.jukebox.next_due)
+        if jukebox_due is not None:
+            due.append(jukebox_due)
+        return max(0.0, min(due) - now)
+
+    def _jukebox_due(self) -> bool:
+        due = self._safe(self.jukebox.next_due)
+        return due is not None and due <= self._clock()
 
     def _maybe_start_check(self, forced: bool = False) -> bool:
         if self._checking:
@@ -335,23 +346,33 @@ class Daemon:
         return True
 
     def _window_done(self, done: _WindowDone) -> None:
-        self._checking = False
+        self._checking = self._camera_open = False
         self._last_check = self._wall()
         if done.aborted:
             log.info("The mood check was cut short; the music stays as it is")
             return
-        if done.error is not None:
+        if done.error is not None and done.error_kind == "camera":
             if self._camera_error != done.error:
                 log.warning("%s; trying again at the next check", done.error)
             self._camera_error = done.error
             self._last_outcome = "no_camera"
             self._safe(self.history.record_window, "no_camera", None, None, None, 0, 0)
             return
-        result = done.result
-        assert result is not None
+        if done.error is not None:
+            if self._recognition_error != done.error:
+                log.error("Recognition failed: %s; trying again at the next check", done.error)
+            self._recognition_error = done.error
+            self._last_outcome = "recognition_failed"
+            self._safe(self.history.record_window, "recognition_failed", None, None, None, 0, 0)
+            return
+        assert done.result is not None
+        self.last_result = done.result
+        result = done.result.mood
         if self._camera_error is not None:
             log.info("The camera works again")
-        self._camera_error = None
+        if self._recognition_error is not None:
+            log.info("Recognition works again")
+        self._camera_error = self._recognition_error = None
         self._last_outcome = result.outcome
         self._safe(
             self.history.record_window,
@@ -382,10 +403,13 @@ class Daemon:
             )
 
     def _run_command(self, cmd: _Command) -> None:
-        log.info("Command: %s", cmd.name)
+        log.info("Command: %s%s", cmd.name, f" {cmd.arg}" if cmd.arg is not None else "")
         try:
             handler = getattr(self, "_cmd_" + cmd.name.replace("-", "_"))
-            handler()
+            if cmd.arg is None:
+                handler()
+            else:
+                handler(cmd.arg)
         except EmusifyError as exc:
             cmd.reply.put((False, str(exc)))
             return
@@ -455,8 +479,10 @@ class Daemon:
 
     def _snapshot(self) -> DaemonStatus:
         mood = self._mood
-        if self._checking:
+        if self._camera_open:
             camera = "open"
+        elif self._checking:
+            camera = "starting"
         elif self._camera_error:
             camera = "unavailable"
         else:
@@ -476,6 +502,7 @@ class Daemon:
             music_paused=self._music_paused,
             camera=camera,
             camera_error=self._camera_error,
+            recognition_error=self._recognition_error,
             camera_source=str(self.checker.source),
             music=_as_dict(self._safe(self.jukebox.status)),
             pid=os.getpid(),
@@ -502,13 +529,13 @@ class Daemon:
         self._stop_requested = True
         self._window_stop.set()
         self._check_requests.put(_STOP)
-        # The music fades out while the worker releases the camera.
+        # The music fades out while the worker process releases the camera.
         self._safe(self.jukebox.close, min(self.fade_seconds, SHUTDOWN_FADE_SECONDS))
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=2.0)
         self._safe(self.history.close)
-        self._checking = False
+        self._checking = self._camera_open = False
         self._publish()
         # Commands that arrived during shutdown get an answer instead of a time-out.
         while True:
@@ -526,13 +553,19 @@ class Daemon:
     def _worker(self) -> None:
         while self._check_requests.get() is not _STOP:
             started = time.monotonic()
+            result, error, kind = None, None, None
             try:
-                result = self.checker.check(self._window_stop)
-                done = _WindowDone(result, None, self._window_stop.is_set())
+                result = self.checker.check(
+                    self._window_stop, on_camera_open=lambda: self._events.put(_CameraOpened())
+                )
             except CameraError as exc:
-                done = _WindowDone(None, str(exc), self._window_stop.is_set())
+                error, kind = str(exc), "camera"
+            except RecognitionFailed as exc:
+                error, kind = str(exc), "recognition"
             except Exception as exc:
                 log.exception("The mood check failed")
-                done = _WindowDone(None, f"the mood check failed: {exc}", False)
-            log.debug("window took %.1f s (camera released)", time.monotonic() - started)
-            self._events.put(done)
+                error, kind = f"the mood check failed: {exc}", "recognition"
+            log.debug(
+                "window took %.1f s (worker gone, camera released)", time.monotonic() - started
+            )
+            self._events.put(_WindowDone(result, error, kind, self._window_stop.is_set()))

@@ -1,12 +1,17 @@
-"""The daemon: real faces on video as the camera, the real model and MediaPipe, real audio.
+"""The daemon: real faces on video as the camera, the real model and MediaPipe in a real
+worker process per check, real audio.
 
-Only the webcam is replaced: a video file, or a scripted capture through camera.Camera's
-opener where a test needs a busy camera or a live (real-time) one.
+Only the webcam is replaced: a video file, or a scripted capture (tests/worker_cameras.py) that
+the worker opens where a test needs a busy camera, a live (real-time) one or one that kills the
+worker mid-window.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,26 +22,19 @@ import pytest
 
 from emusify.commands.run import apply_overrides
 from emusify.config import Config, parse_config
-from emusify.daemon import COMMANDS, CommandError, Daemon, MoodChecker, Schedule
+from emusify.control import ControlClient, ControlServer
+from emusify.daemon import COMMANDS, CommandError, Daemon, Schedule, worker_checker
 from emusify.errors import EmusifyError
 from emusify.history import History
 from emusify.music.jukebox import Jukebox
-from emusify.sensing.classifier import EmotionModel
-from emusify.sensing.landmarks import LandmarkExtractor
-from emusify.sensing.recognizer import Recognizer
+from emusify.sensing.features import FEATURE_SIZE
 
-ASSETS = Path(__file__).parent / "assets"
+TESTS = Path(__file__).parent
+ASSETS = TESTS / "assets"
 HAPPY = ASSETS / "happy_faces.mp4"
 SAD = ASSETS / "sad_faces.mp4"
 #: Pitches of the generated tracks, one per mood folder, so the audio says which folder played.
 PITCH = {"happy": 880.0, "sad": 220.0, "calm": 440.0}
-
-
-@pytest.fixture(scope="module")
-def recognizer() -> Iterator[Recognizer]:
-    """Loaded once for the module, as the daemon loads it once at start."""
-    with LandmarkExtractor() as extractor:
-        yield Recognizer(EmotionModel.load("default"), extractor)
 
 
 @pytest.fixture
@@ -80,16 +78,20 @@ def make_config(
 
 
 class Harness:
-    def __init__(self, daemon: Daemon, history: History, captures: list):
+    def __init__(self, daemon: Daemon, history: History, camera_log: Path):
         self.daemon = daemon
         self.history = history
-        self.captures = captures
+        self.camera_log = camera_log
 
     def reopened_history(self) -> History:
         """The history as the next start reads it (the daemon closes its own on quit)."""
         return History(self.history.path)
 
-    def wait_for(self, predicate: Callable, timeout: float = 30.0, what: str = ""):
+    def cameras(self) -> list[str]:
+        """What the scripted cameras did in the workers: "open N kind", "release N"."""
+        return self.camera_log.read_text().splitlines() if self.camera_log.exists() else []
+
+    def wait_for(self, predicate: Callable, timeout: float = 40.0, what: str = ""):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.daemon.status()
@@ -99,86 +101,45 @@ class Harness:
         pytest.fail(f"timed out waiting for {what or predicate}: {self.daemon.status()}")
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def worker_env(tmp_path: Path, cameras: list[str]) -> dict[str, str]:
+    """The worker's environment: this folder importable, the scripted cameras in order."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env["EMUSIFY_TEST_CAMERAS"] = ",".join(cameras)
+    env["EMUSIFY_TEST_CAMERA_LOG"] = str(tmp_path / "cameras.log")
+    return env
+
+
 @pytest.fixture
-def start(tmp_path, disk_audio, recognizer) -> Iterator[Callable[..., Harness]]:
-    """Start a daemon; ``openers`` (one per window, the last repeats) replace the webcam."""
+def start(tmp_path, disk_audio) -> Iterator[Callable[..., Harness]]:
+    """Start a daemon; ``cameras`` (see tests/worker_cameras.py) replace the webcam."""
     running: list[Daemon] = []
 
-    def go(cfg: Config, openers: list[Callable] | None = None) -> Harness:
-        captures: list = []
-
-        def opener(source):
-            pick = openers[min(len(captures), len(openers) - 1)] if openers else cv2.VideoCapture
-            cap = pick(source)
-            captures.append(cap)
-            return cap
-
+    def go(cfg: Config, cameras: list[str] | None = None) -> Harness:
         schedule = Schedule.from_config(cfg)
         history = History(tmp_path / "history.sqlite3")
-        checker = MoodChecker(recognizer, cfg, schedule, opener=opener)
+        if cameras:
+            checker = worker_checker(
+                cfg, schedule, opener="worker_cameras:scripted", env=worker_env(tmp_path, cameras)
+            )
+        else:
+            checker = worker_checker(cfg, schedule)
         daemon = Daemon(checker, Jukebox(cfg, history), history, schedule, fade_seconds=0.2)
         running.append(daemon.start())
-        return Harness(daemon, history, captures)
+        return Harness(daemon, history, tmp_path / "cameras.log")
 
     yield go
     for daemon in running:
         daemon.request_stop()
         assert daemon.wait(5), "the daemon did not stop"
-
-
-class Tracked:
-    """A real capture that records whether it was released."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.released = False
-
-    def isOpened(self):
-        return self.inner.isOpened()
-
-    def read(self):
-        return self.inner.read()
-
-    def grab(self):
-        return self.inner.grab()
-
-    def get(self, prop):
-        return self.inner.get(prop)
-
-    def set(self, prop, value):
-        return self.inner.set(prop, value)
-
-    def release(self):
-        self.released = True
-        self.inner.release()
-
-
-class Busy(Tracked):
-    """A webcam another program holds: it does not open."""
-
-    def __init__(self, _source=None):
-        super().__init__(None)
-
-    def isOpened(self):
-        return False
-
-    def release(self):
-        self.released = True
-
-
-class LiveLoop(Tracked):
-    """A webcam: the happy faces in real time, looping, as a device index would deliver them."""
-
-    def __init__(self, _source=None):
-        super().__init__(cv2.VideoCapture(str(HAPPY)))
-
-    def read(self):
-        time.sleep(0.05)
-        ok, image = self.inner.read()
-        if not ok:
-            self.inner.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, image = self.inner.read()
-        return ok, image
 
 
 def test_a_window_of_happy_faces_plays_the_happy_folder(start, songs, disk_audio):
@@ -199,7 +160,7 @@ def test_a_window_of_happy_faces_plays_the_happy_folder(start, songs, disk_audio
 
 
 def test_a_sad_window_after_a_happy_one_changes_the_mood(start, songs):
-    h = start(make_config(songs), openers=[cv2.VideoCapture, lambda _s: cv2.VideoCapture(str(SAD))])
+    h = start(make_config(songs), cameras=[f"video:{HAPPY}", f"video:{SAD}"])
     h.wait_for(lambda s: s.mood == "happy", what="happy")
     status = h.wait_for(lambda s: s.mood == "sad", what="sad")
     assert [w.emotion for w in h.history.windows()][:2] == ["happy", "sad"]
@@ -207,10 +168,7 @@ def test_a_sad_window_after_a_happy_one_changes_the_mood(start, songs):
 
 
 def test_a_window_without_a_face_leaves_the_mood_and_the_music(start, songs, blank_video):
-    h = start(
-        make_config(songs),
-        openers=[cv2.VideoCapture, lambda _s: cv2.VideoCapture(str(blank_video))],
-    )
+    h = start(make_config(songs), cameras=[f"video:{HAPPY}", f"video:{blank_video}"])
     playing = h.wait_for(lambda s: s.music.get("state") == "playing", what="music")
     status = h.wait_for(lambda s: s.last_outcome == "no_face", what="no face window")
     assert status.mood == "happy", "the last decided mood still holds"
@@ -230,11 +188,11 @@ def test_an_uncertain_window_decides_nothing(start, songs):
 
 
 def test_a_busy_camera_is_shown_and_retried_at_the_next_check(start, songs):
-    h = start(make_config(songs, source=0, window_seconds=3), openers=[Busy, LiveLoop])
-    status = h.wait_for(lambda s: s.camera == "unavailable", what="camera error")
+    h = start(make_config(songs, source=0, window_seconds=3), cameras=["busy", f"live:{HAPPY}"])
+    status = h.wait_for(lambda s: s.camera_error is not None, what="camera error")
     assert "missing, busy or not permitted" in status.camera_error
     assert status.last_outcome == "no_camera"
-    assert h.captures[0].released
+    assert h.cameras()[:2] == ["open 0 busy", "release 0"]
     status = h.wait_for(lambda s: s.mood == "happy", what="recovery at the next check")
     assert status.camera != "unavailable" and status.camera_error is None
     assert h.history.windows()[0].outcome == "no_camera"
@@ -242,9 +200,9 @@ def test_a_busy_camera_is_shown_and_retried_at_the_next_check(start, songs):
 
 def test_a_missing_video_file_is_a_camera_error_not_a_crash(start, songs, tmp_path):
     h = start(make_config(songs, source=str(tmp_path / "gone.mp4")))
-    status = h.wait_for(lambda s: s.camera == "unavailable", what="camera error")
+    status = h.wait_for(lambda s: s.camera_error is not None, what="camera error")
     assert "no such file" in status.camera_error
-    assert h.daemon.command("status").camera == "unavailable"
+    assert h.daemon.command("status").last_outcome == "no_camera"
 
 
 def test_check_now_runs_a_window_at_once(start, songs):
@@ -259,18 +217,19 @@ def test_check_now_runs_a_window_at_once(start, songs):
 
 
 def test_pausing_checks_mid_window_releases_the_camera_at_once(start, songs):
-    h = start(make_config(songs, source=0, window_seconds=30), openers=[LiveLoop])
+    h = start(make_config(songs, source=0, window_seconds=30), cameras=[f"live:{HAPPY}"])
     h.wait_for(lambda s: s.camera == "open", what="window under way")
+    wait_until(lambda: h.cameras() == ["open 0 live"], what="the worker's camera open")
     time.sleep(1.0)
     began = time.monotonic()
     status = h.daemon.command("pause-checks")
     assert status.checks_paused and status.next_check is None
     h.wait_for(lambda s: s.camera == "closed", timeout=2, what="camera released")
     assert time.monotonic() - began < 1.5
-    assert h.captures[0].released
+    assert h.cameras() == ["open 0 live", "release 0"], "the worker released the camera"
     assert h.history.windows() == [], "a cut-short window decides nothing"
     time.sleep(1.5)
-    assert len(h.captures) == 1, "no check while paused"
+    assert len(h.cameras()) == 2, "no check while paused"
     status = h.daemon.command("resume-checks")
     assert not status.checks_paused
     h.wait_for(lambda s: s.camera == "open", what="a check right after resuming")
@@ -346,3 +305,113 @@ def test_bad_run_overrides_are_refused_clearly():
         apply_overrides(parse_config({}), overrides(window=0))
     with pytest.raises(EmusifyError, match="--interval -1: use a number of seconds > 0"):
         apply_overrides(parse_config({}), overrides(interval=-1))
+
+
+# --- the worker process --------------------------------------------------------------------
+
+
+def test_a_check_brings_back_numbers_only(start, songs):
+    """Per-frame probabilities and feature vectors come back; frames stay in the worker."""
+    h = start(make_config(songs, interval_minutes=60))
+    h.wait_for(lambda s: s.mood == "happy", what="a decided window")
+    result = h.daemon.last_result
+    assert result is not None and result.mood.emotion == "happy"
+    faces = result.mood.face_frames
+    assert result.probs.shape == (faces, len(result.labels))
+    assert result.features.shape == (faces, FEATURE_SIZE)
+    assert result.features.dtype == np.float32 and np.isfinite(result.features).all()
+    np.testing.assert_allclose(result.probs.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_a_worker_that_dies_mid_window_is_a_failed_check_and_the_next_one_runs(start, songs):
+    """The camera driver aborts the worker process; the daemon reports it over the control
+    socket, and the next check (a working camera) decides the mood."""
+    h = start(
+        make_config(songs, source=0, window_seconds=3, interval_minutes=4 / 60),
+        cameras=["abort:3", f"live:{HAPPY}"],
+    )
+    with ControlServer(lambda r: h.daemon.command(str(r["cmd"])).to_dict()):
+        client = ControlClient()
+        status = None
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            status = client.request("status")
+            if status["last_outcome"] == "recognition_failed":
+                break
+            time.sleep(0.1)
+        assert status and status["last_outcome"] == "recognition_failed", status
+        assert "crashed (SIGABRT)" in status["recognition_error"]
+        assert status["mood"] is None and status["camera"] != "unavailable"
+        h.wait_for(lambda s: s.mood == "happy", what="the next check")
+        assert client.request("status")["recognition_error"] is None
+    assert h.history.windows()[0].outcome == "recognition_failed"
+    assert h.cameras()[0] == "open 0 abort"
+
+
+def test_a_hung_worker_is_killed_after_its_window_and_grace(start, songs):
+    h = start(make_config(songs, source=0, window_seconds=2, interval_minutes=60), cameras=["hang"])
+    h.daemon.checker.grace_seconds = 4.0
+    began = time.monotonic()
+    status = h.wait_for(lambda s: s.last_outcome == "recognition_failed", what="kill")
+    assert "hung" in status.recognition_error and "killed" in status.recognition_error
+    assert time.monotonic() - began < 15
+    assert not status.checking and status.camera == "closed"
+
+
+def test_the_daemon_process_never_loads_a_vision_library(tmp_path, songs, disk_audio):
+    """A whole check in a fresh interpreter: the worker loads MediaPipe; the daemon does not."""
+    code = f"""
+import sys, time
+from emusify.config import parse_config
+from emusify.daemon import Daemon, Schedule, worker_checker
+from emusify.history import History
+from emusify.music.jukebox import Jukebox
+import emusify.commands.run, emusify.control, emusify.desktop.tray
+cfg = parse_config({{"camera": {{"source": {str(HAPPY)!r}}},
+                    "schedule": {{"interval_minutes": 60, "window_seconds": 8}},
+                    "music": {{"songs_root": {str(songs)!r}}}}})
+schedule = Schedule.from_config(cfg)
+history = History({str(tmp_path / "h.sqlite3")!r})
+daemon = Daemon(worker_checker(cfg, schedule), Jukebox(cfg, history), history, schedule).start()
+deadline = time.monotonic() + 60
+while daemon.status().last_outcome is None and time.monotonic() < deadline:
+    time.sleep(0.1)
+print(daemon.status().mood)
+daemon.request_stop(); daemon.wait(5)
+heavy = ("cv2", "mediapipe", "ai_edge_litert", "tensorflow", "keras")
+print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout.splitlines()
+    assert out[-2:] == ["happy", "[]"]
+
+
+def test_run_with_a_video_path_that_is_not_utf8_keeps_running(tmp_path, songs):
+    """OpenCV would crash on such a path; the daemon says why and keeps serving."""
+    bad = os.fsdecode(bytes(tmp_path) + b"/faces-\xff.mp4")
+    Path(bad).write_bytes(HAPPY.read_bytes())
+    env = {**os.environ, "SDL_AUDIODRIVER": "dummy"}
+    cmd = [sys.executable, "-m", "emusify"]
+    proc = subprocess.Popen(
+        [*cmd, "run", "--no-tray", "--camera", bad, "--interval", "60", "--window", "3"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status: dict = {}
+        while time.monotonic() < deadline and status.get("last_outcome") is None:
+            time.sleep(0.3)
+            try:
+                status = ControlClient().request("status")
+            except EmusifyError:
+                assert proc.poll() is None, "emusify run ended"
+        assert status["last_outcome"] == "no_camera"
+        assert "not valid UTF-8" in status["camera_error"]
+        assert proc.poll() is None
+        assert ControlClient().request("check")["checking"]
+    finally:
+        subprocess.run([*cmd, "ctl", "quit"], env=env, capture_output=True, timeout=20)
+        assert proc.wait(timeout=10) == 0

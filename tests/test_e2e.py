@@ -194,7 +194,7 @@ def test_the_daemon_reads_the_mood_plays_shows_and_obeys(desktop, home):
     finally:
         stop(daemon)
     log = (home / "emusify" / "state" / "log" / "emusify.log").read_text()
-    assert "[mood-check] emusify.sensing.camera: released video file" in log
+    assert "[worker] emusify.sensing.camera: released video file" in log, "by the worker process"
     assert "Stopped" in log
 
 

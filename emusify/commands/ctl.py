@@ -66,6 +66,8 @@ def format_status(s: dict[str, Any]) -> str:
     last = _clock(s.get("last_check"))
     if s.get("last_outcome"):
         last += f" ({s['last_outcome'].replace('_', ' ')})"
+    if s.get("recognition_error"):
+        last += f": {s['recognition_error']}"
     if s.get("checks_paused"):
         nxt = "paused"
     elif s.get("checking"):

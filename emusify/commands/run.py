@@ -83,19 +83,18 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
 
     from emusify import paths
     from emusify.control import ControlServer
-    from emusify.daemon import Daemon, MoodChecker, Schedule
+    from emusify.daemon import Daemon, Schedule, worker_checker
     from emusify.desktop.display import display_available
     from emusify.desktop.tray import Actions, Tray
     from emusify.history import History
     from emusify.music.jukebox import Jukebox
-    from emusify.sensing.classifier import EmotionModel
-    from emusify.sensing.landmarks import LandmarkExtractor
-    from emusify.sensing.recognizer import Recognizer
 
-    model = EmotionModel.load(cfg.model)  # once, not per window
     schedule = Schedule.from_config(cfg)
-    with LandmarkExtractor() as extractor, History(paths.history_path()) as history:
-        checker = MoodChecker(Recognizer(model, extractor), cfg, schedule)
+    # Each check runs in a worker process; this one never loads the camera, MediaPipe or the
+    # model. A worker checks the model now, so a broken one stops us here with its reason.
+    checker = worker_checker(cfg, schedule)
+    checker.probe()
+    with History(paths.history_path()) as history:
         jukebox = Jukebox(cfg, history)
         daemon = Daemon(checker, jukebox, history, schedule, fade_seconds=cfg.music.fade_seconds)
 
@@ -108,7 +107,8 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
                 signal.signal(getattr(signal, name), on_signal)
 
         def handle(request: dict) -> dict:
-            return daemon.command(str(request["cmd"])).to_dict()
+            arg = request.get("arg")
+            return daemon.command(str(request["cmd"]), None if arg is None else str(arg)).to_dict()
 
         with ControlServer(handle) as server:
             daemon.start()
@@ -127,8 +127,7 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
                     Tray(daemon, Actions(daemon, cfg.songs_root, cfg.path)).run()
                 except Exception:
                     log.exception("The tray icon failed; running headless")
-            while not daemon.wait(0.5):
-                pass  # wakes for signals; the scheduler does the shutdown work
+            daemon.wait()  # signals interrupt the wait; the scheduler does the shutdown work
             log.debug("control channel %s closing", server.path)
     log.info("Exit")
     return 1 if daemon.failed else 0

@@ -362,12 +362,16 @@ class ControlWindow:
                 photos[name] = ImageTk.PhotoImage(draw_icon(name, 64), master=root)
             face.configure(image=photos[name])
             camera = f"{s.camera_source} ({s.camera})"
+            if s.camera_error:
+                camera = f"{s.camera}: {s.camera_error}"
+            elif s.recognition_error:
+                camera += f"; recognition failed: {s.recognition_error}"
             audio = s.music.get("audio_error") or s.music.get("note") or s.music.get("state")
             for key, text in (
                 ("Mood", mood_text(s)),
                 ("Track", track_line(s)),
                 ("Next check", _next_check_text(s)),
-                ("Camera", f"{s.camera}: {s.camera_error}" if s.camera_error else camera),
+                ("Camera", camera),
                 ("Audio", audio or "?"),
             ):
                 values[key].configure(text=text)

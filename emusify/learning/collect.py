@@ -28,7 +28,8 @@ from emusify import paths
 from emusify.desktop.display import display_available
 from emusify.errors import CameraError, DataError
 from emusify.learning.samples import SessionWriter, check_emotion_name
-from emusify.sensing.camera import Camera, Frame, describe_source
+from emusify.sensing.camera import Camera, Frame
+from emusify.sensing.check import describe_source
 from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION, landmark_features
 from emusify.sensing.landmarks import LandmarkExtractor, Landmarks, import_mediapipe
 

@@ -1,9 +1,11 @@
 """The music side as one object: mood in, sound out, everything written to the history.
 
-The daemon calls ``set_mood`` after each decided window and ``tick`` a few times a second
-from its loop; the tray and the control socket call the rest from their own threads, so
-every public method takes the same lock. Nothing here raises for a missing audio device or a
-broken file: the jukebox keeps going, says why in the log (once) and in ``status()``.
+The daemon calls ``set_mood`` after each decided window, and ``tick`` when ``next_due`` says
+there is work (a track about to end, a fade done, the idle audio device to release): it sleeps
+in between instead of polling. The tray and the control socket call the rest from their own
+threads, so every public method takes the same lock. Nothing here raises for a missing audio
+device or a broken file: the jukebox keeps going, says why in the log (once) and in
+``status()``.
 
 A user's pause or stop holds the music: new moods are still followed (the folder changes),
 but nothing starts again until ``resume()`` or ``skip()``.
@@ -30,9 +32,14 @@ from emusify.music.policy import FolderChoice, MoodPolicy, with_fallback
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: How often ``tick`` looks for changed song folders, and retries a missing audio device.
+#: How often an empty mood folder is looked at again, and a missing audio device retried.
 RESCAN_SECONDS = 5.0
 AUDIO_RETRY_SECONDS = 30.0
+#: Seconds the audio device stays open with nothing playing: SDL mixes silence at a cost.
+AUDIO_IDLE_SECONDS = 10.0
+#: The longest sleep while a track plays (tracks of unknown length are checked this often).
+MAX_PLAYING_SLEEP = 30.0
+UNKNOWN_LENGTH_SLEEP = 1.0
 #: Broken files tried in one go before giving up until the next tick.
 MAX_TRIES = 20
 #: A track that ends sooner than this holds no playable audio.
@@ -92,10 +99,14 @@ class Jukebox:
         self._closed = False
         #: Real time (not the injected clock) when the current track started.
         self._started = 0.0
+        #: When (this clock) the device was last busy, and when a fade-out ends.
+        self._idle_since: float | None = None
+        self._fade_until: float | None = None
         now = clock()
         self._next_rescan = now + RESCAN_SECONDS
         self._next_audio_try = now
         self._open_audio()
+        self._note_idle(now)
 
     # --- commands -------------------------------------------------------------------------
 
@@ -122,7 +133,8 @@ class Jukebox:
                 self._switch_if_due()
 
     def tick(self) -> None:
-        """Start the next track when one ends, carry out pending switches, rescan folders."""
+        """Start the next track when one ends, carry out pending switches, look again at an
+        empty folder, release the audio device when idle."""
         with self._lock:
             if self._closed:
                 return
@@ -133,11 +145,8 @@ class Jukebox:
                 self._open_audio()
                 if self._player.is_open and not self._held:
                     self._start_next()  # play the latest mood now that there is a speaker
+                self._note_idle(now)
                 return
-            changed = False
-            if now >= self._next_rescan:
-                self._next_rescan = now + RESCAN_SECONDS
-                changed = bool(self._library.refresh())
             if self._player.poll():
                 ending = self._ending or "finished"
                 if ending == "finished" and self._track is not None:
@@ -147,8 +156,29 @@ class Jukebox:
                     self._start_next()
             elif self._player.state == "playing":
                 self._switch_if_due()
-            elif self._player.state == "stopped" and changed and not self._held:
-                self._start_next()  # new files may have filled an empty folder
+            elif self._waiting_for_files() and now >= self._next_rescan:
+                self._next_rescan = now + RESCAN_SECONDS
+                if self._library.refresh():
+                    self._start_next()  # new files may have filled an empty folder
+            self._note_idle(now)
+
+    def next_due(self) -> float | None:
+        """When (the jukebox's clock) ``tick`` has work next; None: only a command or a mood
+        can change anything."""
+        with self._lock:
+            if self._closed:
+                return None
+            now = self._clock()
+            if not self._player.is_open:
+                return self._next_audio_try
+            due: list[float] = []
+            if self._player.state == "playing":
+                due.append(now + self._time_left(now))
+            elif self._player.device_open:
+                due.append((self._idle_since or now) + AUDIO_IDLE_SECONDS)
+            if self._waiting_for_files():
+                due.append(self._next_rescan)
+            return min(due) if due else None
 
     def skip(self) -> None:
         """Next track now (also after a pause or stop)."""
@@ -165,6 +195,7 @@ class Jukebox:
         with self._lock:
             self._held = True
             self._player.pause()
+            self._note_idle(self._clock())
 
     def resume(self) -> None:
         """Continue a paused track, or start one after a stop."""
@@ -173,7 +204,11 @@ class Jukebox:
             if not self._player.is_open:
                 return
             if self._player.state == "paused":
-                self._player.resume()
+                try:
+                    self._player.resume()
+                except AudioError as exc:
+                    self._audio_lost(exc)
+                    return
                 self._switch_if_due()
             elif self._player.state == "stopped" and self._ending is None:
                 self._start_next()
@@ -233,14 +268,49 @@ class Jukebox:
         try:
             self._player.open()
         except AudioError as exc:
-            if self._audio_error is None:
-                log.error("%s; music is off, everything else keeps running", exc)
-            self._audio_error = str(exc)
-            self._next_audio_try = self._clock() + AUDIO_RETRY_SECONDS
+            self._audio_lost(exc)
             return
         if self._audio_error is not None:
             log.info("Audio output is available again")
         self._audio_error = None
+
+    def _audio_lost(self, exc: AudioError) -> None:
+        if self._audio_error is None:
+            log.error("%s; music is off, everything else keeps running", exc)
+        self._audio_error = str(exc)
+        self._player.close()
+        self._next_audio_try = self._clock() + AUDIO_RETRY_SECONDS
+
+    def _note_idle(self, now: float) -> None:
+        """The device is released after AUDIO_IDLE_SECONDS with nothing playing."""
+        if self._player.state == "playing" or not self._player.device_open:
+            self._idle_since = None
+            return
+        if self._idle_since is None:
+            self._idle_since = now
+        elif now - self._idle_since >= AUDIO_IDLE_SECONDS:
+            self._player.release_device()
+            self._idle_since = None
+
+    def _waiting_for_files(self) -> bool:
+        """A mood is set and nothing plays or is held: an empty folder may fill up."""
+        return (
+            self._player.is_open
+            and self._choice is not None
+            and not self._held
+            and self._player.state == "stopped"
+            and self._ending is None
+        )
+
+    def _time_left(self, now: float) -> float:
+        """Seconds until the playing track (or its fade-out) should be over."""
+        if self._fade_until is not None:
+            left = self._fade_until - now
+        elif self._track is not None and self._track.duration:
+            left = self._track.duration - self._player.position() + 0.05
+        else:
+            left = UNKNOWN_LENGTH_SLEEP
+        return min(MAX_PLAYING_SLEEP, max(0.1, left))
 
     def _target_folder(self) -> str | None:
         """Where the next track should come from, falling back (with a logged reason)."""
@@ -282,11 +352,13 @@ class Jukebox:
         if fade and self._music.fade_seconds > 0 and self._player.state == "playing":
             self._ending = ending
             self._player.stop(fade_seconds=self._music.fade_seconds)
+            self._fade_until = self._clock() + self._music.fade_seconds + 0.05
         else:
             self._player.stop()
             self._finish(ending)
 
     def _start_next(self) -> None:
+        self._library.refresh()  # cheap when nothing changed; sees added and removed files
         for _ in range(MAX_TRIES):
             folder = self._target_folder()
             if folder is None:
@@ -301,6 +373,9 @@ class Jukebox:
             except UnplayableTrack as exc:
                 self._library.mark_bad(path, str(exc))
                 continue
+            except AudioError as exc:
+                self._audio_lost(exc)
+                return
             self._track = tracks[path]
             self._started = time.monotonic()
             emotion = self._choice.emotion if self._choice else None
@@ -320,6 +395,7 @@ class Jukebox:
         self._track = None
         self._play_id = None
         self._ending = None
+        self._fade_until = None
 
     def _rate(self, rating: int) -> None:
         with self._lock:

@@ -28,6 +28,9 @@ class Track:
     folder: str
     title: str
     artist: str | None = None
+    #: Seconds, from the file's header; None where it does not say. The jukebox sleeps until
+    #: a track should end instead of polling the mixer.
+    duration: float | None = None
 
     def describe(self) -> str:
         return f"{self.artist} - {self.title}" if self.artist else self.title
@@ -62,14 +65,19 @@ def _first_tag(tags: object, key: str) -> str | None:
     return text or None
 
 
-def read_tags(path: Path) -> tuple[str | None, str | None]:
-    """Title and artist from the file's tags; raises ``mutagen.MutagenError`` if corrupt."""
+def read_tags(path: Path) -> tuple[str | None, str | None, float | None]:
+    """Title, artist and length in seconds from the file's header and tags; raises
+    ``mutagen.MutagenError`` if corrupt."""
     audio = mutagen.File(path, easy=True)
-    if audio is None or audio.tags is None:
-        return None, None
+    if audio is None:
+        return None, None, None
+    length = getattr(getattr(audio, "info", None), "length", None)
+    duration = float(length) if isinstance(length, (int, float)) and length > 0 else None
+    if audio.tags is None:
+        return None, None, duration
     tags = audio.tags  # easy keys for MP3/OGG/FLAC; raw ID3 frames for tagged WAV files
     title = _first_tag(tags, "title") or _first_tag(tags, "TIT2")
-    return title, _first_tag(tags, "artist") or _first_tag(tags, "TPE1")
+    return title, _first_tag(tags, "artist") or _first_tag(tags, "TPE1"), duration
 
 
 class Library:
@@ -211,13 +219,15 @@ class Library:
             self.mark_bad(path, "the file is empty")
             return None
         try:
-            title, artist = read_tags(path)
+            title, artist, duration = read_tags(path)
         except mutagen.MutagenError as exc:
             self.mark_bad(path, f"corrupt or not an audio file ({exc})")
             return None
         except OSError as exc:
             self.mark_bad(path, f"cannot read the file ({exc.strerror or exc})")
             return None
-        track = Track(path=path, folder=folder, title=title or path.stem, artist=artist)
+        track = Track(
+            path=path, folder=folder, title=title or path.stem, artist=artist, duration=duration
+        )
         self._known[path] = (stamp, track)
         return track

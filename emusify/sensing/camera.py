@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from emusify.errors import CameraError
+from emusify.sensing.check import describe_source
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ class Capture(Protocol):
 class Frame:
     image: np.ndarray  #: BGR, uint8, height x width x 3
     t: float  #: seconds since the window began (video time for a file)
-
-
-def describe_source(source: int | str) -> str:
-    return f"camera {source}" if isinstance(source, int) else f"video file {source}"
 
 
 class Camera:

@@ -1,13 +1,8 @@
 """Frame -> emotion, and a window of frames -> mood: landmarks, features and model joined.
 
-The daemon uses it as::
-
-    with LandmarkExtractor() as extractor:
-        recognizer = Recognizer(EmotionModel.load(cfg.model), extractor)
-        with open_camera(...) as cam:
-            result = recognizer.observe(cam.sample(fps, seconds), min_face_frames, min_share)
-
-Frames are analysed as they arrive and dropped; only the probabilities are kept.
+The mood-check worker (``sensing/worker.py``) calls ``analyse`` on each frame and keeps the
+probabilities and feature vectors; ``detect`` and ``evaluate`` use ``classify`` and
+``observe``. Frames are analysed as they arrive and dropped.
 """
 
 from __future__ import annotations
@@ -35,24 +30,34 @@ class FramePrediction:
     landmarks: Landmarks
 
 
+@dataclass(frozen=True)
+class FrameAnalysis:
+    """The numbers one frame gives: what a mood check keeps (never the image)."""
+
+    probs: np.ndarray  #: float32 [len(labels)]
+    features: np.ndarray  #: float32 [FEATURE_SIZE], the model's input
+    landmarks: Landmarks
+
+
 class Recognizer:
     def __init__(self, model: EmotionModel, extractor: LandmarkExtractor):
         self.model = model
         self.extractor = extractor
 
-    def probabilities(self, bgr: np.ndarray) -> tuple[np.ndarray, Landmarks] | None:
-        """(probabilities [len(labels)], landmarks) for one BGR image, or None without a face."""
+    def analyse(self, bgr: np.ndarray) -> FrameAnalysis | None:
+        """Landmarks, features and probabilities of one BGR image; None without a face."""
         lm = self.extractor.extract(bgr)
         if lm is None:
             return None
-        return self.model.predict(landmark_features(lm)[None])[0], lm
+        features = landmark_features(lm)
+        return FrameAnalysis(self.model.predict(features[None])[0], features, lm)
 
     def classify(self, bgr: np.ndarray) -> FramePrediction | None:
         """The emotion on the face in one BGR image, or None when no face is found."""
-        found = self.probabilities(bgr)
+        found = self.analyse(bgr)
         if found is None:
             return None
-        probs, lm = found
+        probs, lm = found.probs, found.landmarks
         best = int(probs.argmax())
         return FramePrediction(
             emotion=self.model.labels[best],
@@ -69,9 +74,9 @@ class Recognizer:
         total = 0
         for frame in frames:
             total += 1
-            found = self.probabilities(frame.image)
+            found = self.analyse(frame.image)
             if found is not None:
-                rows.append(found[0])
+                rows.append(found.probs)
         probs = np.stack(rows) if rows else np.zeros((0, len(self.model.labels)), np.float32)
         result = tally(probs, self.model.labels, total, min_face_frames, min_share)
         log.info("window: %s", result.describe())

@@ -12,7 +12,7 @@ import pytest
 from xsession import XSession, start_session, start_tray, wait_icon
 
 from emusify.config import parse_config
-from emusify.daemon import Daemon, DaemonStatus, MoodChecker, Schedule
+from emusify.daemon import Daemon, DaemonStatus, Schedule, worker_checker
 from emusify.desktop.tray import (
     MAX_TOOLTIP,
     Actions,
@@ -37,6 +37,7 @@ IDLE = DaemonStatus(
     music_paused=False,
     camera="closed",
     camera_error=None,
+    recognition_error=None,
     camera_source="0",
     music={"state": "stopped", "title": None, "artist": None},
     pid=1,
@@ -108,8 +109,8 @@ def tray(tmp_path, xsession, monkeypatch, make_tone) -> Iterator[tuple[Daemon, T
     )
     schedule = Schedule.from_config(cfg)
     history = History(tmp_path / "history.sqlite3")
-    # The observer is never reached: opening the missing camera fails first.
-    checker = MoodChecker(None, cfg, schedule)  # type: ignore[arg-type]
+    # The worker's camera never opens: the video file is missing.
+    checker = worker_checker(cfg, schedule)
     daemon = Daemon(checker, Jukebox(cfg, history), history, schedule).start()
     front = Tray(daemon, Actions(daemon, cfg.songs_root, None))
     thread = threading.Thread(target=front.run, name="tray-test")
@@ -189,7 +190,7 @@ def test_a_tray_that_starts_after_emusify_still_gets_the_icon(tmp_path, monkeypa
         cfg = parse_config({"schedule": {"check_at_start": False}})
         history = History(tmp_path / "history.sqlite3")
         schedule = Schedule.from_config(cfg)
-        daemon = Daemon(MoodChecker(None, cfg, schedule), Jukebox(cfg, history), history, schedule)
+        daemon = Daemon(worker_checker(cfg, schedule), Jukebox(cfg, history), history, schedule)
         daemon.start()
         thread = threading.Thread(
             target=Tray(daemon, Actions(daemon, tmp_path, None)).run, name="tray-test"

@@ -1,0 +1,185 @@
+"""The worker process of one mood check: camera, landmarks, features and model live here.
+
+Started by :class:`emusify.sensing.check.WorkerChecker` as
+``python -m emusify.sensing.worker FD`` with the request as one JSON line on stdin; answers on
+file descriptor FD (see ``check`` for the protocol) and exits. Frames never leave this
+process: only per-frame probabilities and feature vectors of the frames with a face do.
+
+``python -m emusify.sensing.worker FD --probe`` loads and checks the model only, so the daemon
+can refuse a broken model at start without loading LiteRT itself.
+
+The camera is released on every way out: the window's end, an error, SIGTERM (the daemon's
+pause or quit) and the daemon's death (Linux sends SIGTERM to an orphaned worker).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from typing import IO, Any
+
+from emusify.errors import CameraError, EmusifyError
+from emusify.sensing.check import LOG_SEP, CheckRequest, write_message
+
+log = logging.getLogger("emusify.worker")
+
+
+class _Stopped(BaseException):
+    """SIGTERM: end the window now (BaseException, so no ``except Exception`` swallows it)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Stopped
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM when the daemon dies, so no orphan keeps the camera open."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the daemon died before prctl took effect
+        raise _Stopped
+
+
+def _setup_logging() -> None:
+    """Records go to stderr as level, logger and message; the daemon relays them."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"%(levelno)d{LOG_SEP}%(name)s{LOG_SEP}%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    level = os.environ.get("EMUSIFY_WORKER_LOG_LEVEL", "INFO")
+    root.setLevel(logging.DEBUG if level == "DEBUG" else logging.INFO)
+
+
+def _resolve_opener(spec: str | None) -> Any:
+    if not spec:
+        return None
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _load_model(name: str) -> Any:
+    from emusify.sensing.classifier import EmotionModel
+
+    return EmotionModel.load(name)
+
+
+def probe(request: CheckRequest, out: IO[bytes]) -> None:
+    """Load and check the model; answer with its labels."""
+    model = _load_model(request.model)
+    write_message(
+        out, {"kind": "result", "labels": list(model.labels), "total_frames": 0, **_empty(model)}
+    )
+
+
+def _empty(model: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION
+
+    return {
+        "probs": np.zeros((0, len(model.labels)), np.float32),
+        "features": np.zeros((0, FEATURE_SIZE), np.float32),
+        "feature_version": FEATURE_VERSION,
+    }
+
+
+def observe(request: CheckRequest, out: IO[bytes]) -> None:
+    """One window: analyse the frames as they arrive, keep only the numbers, answer."""
+    import numpy as np
+
+    from emusify.sensing.camera import open_camera
+    from emusify.sensing.check import describe_source
+    from emusify.sensing.features import FEATURE_VERSION
+    from emusify.sensing.landmarks import LandmarkExtractor
+    from emusify.sensing.recognizer import Recognizer
+
+    source = request.source
+    if isinstance(source, str):
+        # OpenCV crashes the process on a path that is not valid UTF-8: say so instead.
+        try:
+            os.fsencode(source).decode("utf-8")
+        except UnicodeDecodeError:
+            raise CameraError(
+                f"{describe_source(source)}: the path is not valid UTF-8, which OpenCV cannot "
+                "open; rename the file"
+            ) from None
+    started = time.monotonic()
+    model = _load_model(request.model)
+    opener = _resolve_opener(request.opener)
+    kw = {"opener": opener} if opener else {}
+    probs: list[np.ndarray] = []
+    features: list[np.ndarray] = []
+    total = 0
+    analyse = 0.0
+    with LandmarkExtractor() as extractor:
+        recognizer = Recognizer(model, extractor)
+        loaded = time.monotonic() - started
+        with open_camera(source, request.width, request.height, **kw) as cam:
+            write_message(out, {"kind": "opened"})
+            for frame in cam.sample(request.fps, request.seconds):
+                total += 1
+                t0 = time.perf_counter()
+                found = recognizer.analyse(frame.image)
+                analyse += time.perf_counter() - t0
+                if found is not None:
+                    probs.append(found.probs)
+                    features.append(found.features)
+    message = {
+        "kind": "result",
+        "labels": list(model.labels),
+        "total_frames": total,
+        "feature_version": FEATURE_VERSION,
+        "probs": np.stack(probs) if probs else _empty(model)["probs"],
+        "features": np.stack(features) if features else _empty(model)["features"],
+        "timings": {"load_seconds": loaded, "analyse_seconds": analyse},
+    }
+    write_message(out, message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _die_with_parent()
+        _setup_logging()
+        out = os.fdopen(int(argv[0]), "wb")
+    except (_Stopped, IndexError, ValueError, OSError):
+        return 2
+    with out:
+        try:
+            request = CheckRequest(**json.loads(sys.stdin.readline()))
+            if "--probe" in argv:
+                probe(request, out)
+            else:
+                observe(request, out)
+        except _Stopped:
+            log.debug("window stopped (camera released)")
+            return 0
+        except CameraError as exc:
+            write_message(out, {"kind": "error", "camera": True, "message": str(exc)})
+        except EmusifyError as exc:
+            write_message(out, {"kind": "error", "camera": False, "message": str(exc)})
+        except Exception as exc:
+            log.exception("the mood check failed")
+            write_message(
+                out, {"kind": "error", "camera": False, "message": f"recognition failed: {exc}"}
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
