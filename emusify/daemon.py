@@ -394,6 +394,10 @@ class Daemon:
             )
             self._mood = result
             self._safe(self.jukebox.set_mood, result.emotion, float(result.confidence or 0.0))
+            log.debug(
+                "music follows %.0f ms after the camera closed",
+                (time.monotonic() - done.result.finished_at) * 1000,
+            )
         else:
             log.info(
                 "No decision (%s: %d/%d frames with a face); the music stays as it is",

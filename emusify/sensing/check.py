@@ -83,6 +83,8 @@ class CheckResult:
     #: Wall seconds from starting the worker to its answer, and to the camera opening.
     seconds: float = 0.0
     startup_seconds: float | None = None
+    #: ``time.monotonic()`` when the answer arrived (the camera was closed just before).
+    finished_at: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -257,6 +259,7 @@ class WorkerChecker:
                         on_camera_open()
                 else:
                     message["startup_seconds"] = opened_at
+                    message["finished_at"] = time.monotonic()
                     return message
 
     def _result(self, answer: dict[str, Any], seconds: float) -> CheckResult:
@@ -291,6 +294,7 @@ class WorkerChecker:
             feature_version=int(answer["feature_version"]),
             seconds=seconds,
             startup_seconds=answer.get("startup_seconds"),
+            finished_at=answer.get("finished_at", time.monotonic()),
             timings=dict(answer.get("timings") or {}),
         )
 
