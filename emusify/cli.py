@@ -35,22 +35,32 @@ log = logging.getLogger("emusify")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emusify", description="Music for the mood on your face.")
     parser.add_argument("--version", action="version", version=f"emusify {__version__}")
+    add_common_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"emusify.commands.{module_name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        add_common_arguments(p)
+        # Also after the sub-command; SUPPRESS keeps a value given before it.
+        add_common_arguments(p, default=argparse.SUPPRESS)
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """--config and -v, accepted before the sub-command and after it."""
     parser.add_argument(
-        "--config", metavar="PATH", help="configuration file (default: your user copy)"
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="configuration file (default: your user copy)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="show debug messages on the console"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if default is None else default,
+        help="show debug messages on the console",
     )
 
 

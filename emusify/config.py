@@ -12,7 +12,7 @@ import logging
 import shutil
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -94,7 +94,8 @@ class DecisionConfig:
 
 @dataclass(frozen=True)
 class MusicConfig:
-    songs_root: str = field(default="songs", metadata=_check(_non_empty, "a folder path"))
+    #: Empty: the user's music folder (paths.music_dir()), with the demo tracks while it is empty.
+    songs_root: str = ""
     folders: dict[str, str] = field(
         default_factory=lambda: {
             "happy": "happy",
@@ -146,7 +147,20 @@ class Config:
 
     @property
     def songs_root(self) -> Path:
+        if not self.music.songs_root.strip():
+            return paths.music_dir()
         return paths.resolve_project_path(self.music.songs_root)
+
+    @property
+    def demo_songs_root(self) -> Path | None:
+        """The bundled demo tracks, played while the user's music folder (the default) is empty."""
+        return None if self.music.songs_root.strip() else paths.PROJECT_SONGS
+
+    @property
+    def mood_folders(self) -> set[str]:
+        """Every folder under songs_root that some mood can play."""
+        m = self.music
+        return {*m.folders.values(), m.uplift_folder, m.default_folder}
 
     @property
     def camera_source(self) -> int | str:
@@ -250,23 +264,48 @@ def _build(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
         if check is not None and not check(value):
             problems.append(f"{full}: {data[f.name]!r} is not allowed; use {f.metadata['allowed']}")
             continue
+        if isinstance(value, dict):
+            value = _merge_map(f, value)
         kwargs[f.name] = value
     return cls(**kwargs)
 
 
+def _merge_map(f: Any, value: dict[Any, Any]) -> dict[Any, Any]:
+    """A map in a file changes only the entries it names; the others keep their defaults."""
+    default = f.default_factory() if f.default_factory is not MISSING else {}
+    return {**default, **value}
+
+
+def _model_labels(model: str) -> tuple[str, ...]:
+    """The configured model's labels (a personal model may add some, such as "calm")."""
+    from emusify.sensing.classifier import read_labels, resolve_model_dir
+
+    try:
+        return tuple(read_labels(resolve_model_dir(model))["labels"])
+    except EmusifyError:
+        return ()  # the model itself is reported where it loads
+
+
+def _check_map_keys(cfg: Config, data: dict[str, Any], problems: list[str]) -> None:
+    """Emotions named in music.folders and music.response must be ones a model can report."""
+    music = data.get("music") if isinstance(data.get("music"), dict) else {}
+    for name in ("folders", "response"):
+        written = music.get(name) if isinstance(music.get(name), dict) else {}
+        unknown = [str(k) for k in written if k not in EMOTIONS]
+        known = (*EMOTIONS, *_model_labels(cfg.model)) if unknown else EMOTIONS
+        for emotion in (k for k in unknown if k not in known):
+            hint = difflib.get_close_matches(emotion, known, n=1)
+            extra = (
+                f" (did you mean {hint[0]!r}?)"
+                if hint
+                else f"; the model {cfg.model!r} knows {', '.join(dict.fromkeys(known))}"
+            )
+            problems.append(f"music.{name}.{emotion}: unknown emotion{extra}")
+
+
 def _cross_checks(cfg: Config, data: dict[str, Any], problems: list[str]) -> None:
     """Checks across keys; only keys the user wrote are blamed, never a default."""
-    music = data.get("music") if isinstance(data.get("music"), dict) else {}
-    written = music.get("response") if isinstance(music.get("response"), dict) else {}
-    folders = list(cfg.music.folders)
-    for emotion in written:
-        if emotion not in cfg.music.folders:
-            hint = difflib.get_close_matches(str(emotion), folders, n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                f"music.response.{emotion}: no folder is mapped for {emotion!r} in "
-                f"music.folders{extra}"
-            )
+    _check_map_keys(cfg, data, problems)
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:
@@ -305,6 +344,13 @@ def load_config(path: str | Path | None = None, *, create_user_copy: bool = True
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(str(path), [f"not valid YAML{where}: {problem}"]) from None
     return replace(parse_config(data, str(path)), path=path)
+
+
+def to_yaml(cfg: Config) -> str:
+    """Every key of ``cfg`` as YAML in the file's layout: what Emusify actually uses."""
+    data = asdict(cfg)
+    data.pop("path", None)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
 def with_overrides(cfg: Config, **sections: dict[str, Any]) -> Config:

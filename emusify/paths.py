@@ -7,18 +7,34 @@ real home directory.
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import platformdirs
 
 APP = "emusify"
 
-#: The project directory: the checkout that holds config.yaml, songs/ and models/.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _project_root() -> Path:
+    """Where config.yaml, models/, songs/ and service/ are: the checkout around the package,
+    or, in an installed wheel, the copies the build put in ``emusify/bundled/`` (setup.py)."""
+    bundled = _PACKAGE / "bundled"
+    return bundled if (bundled / "config.yaml").is_file() else _PACKAGE.parent
+
+
+#: The project directory: the checkout, or the installed package's bundled files.
+PROJECT_ROOT = _project_root()
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
 PROJECT_MODELS = PROJECT_ROOT / "models"
+#: The demo tracks, one sub-folder per mood; they play while the user's music folder is empty.
 PROJECT_SONGS = PROJECT_ROOT / "songs"
+SERVICE_TEMPLATES = PROJECT_ROOT / "service"
 
 
 def _home_override(sub: str) -> Path | None:
@@ -52,7 +68,14 @@ def runtime_dir() -> Path:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and Path(xdg).is_dir():
         return Path(xdg) / APP
-    return Path(platformdirs.user_runtime_dir(APP))
+    # Without XDG_RUNTIME_DIR platformdirs warns (with a source line) and falls back; the
+    # fallback is fine for Emusify, so the warning is a debug line in the log, not output.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = Path(platformdirs.user_runtime_dir(APP))
+    for warning in caught:
+        log.debug("runtime directory: %s", warning.message)
+    return path
 
 
 def user_config_path() -> Path:
@@ -69,6 +92,11 @@ def user_models_dir() -> Path:
 
 def history_path() -> Path:
     return state_dir() / "history.sqlite3"
+
+
+def music_dir() -> Path:
+    """The user's own music for Emusify: ``Emusify/`` in the platform's music directory."""
+    return _home_override("music") or Path(platformdirs.user_music_dir()) / "Emusify"
 
 
 def cache_dir() -> Path:

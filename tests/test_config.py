@@ -1,12 +1,23 @@
 """The configuration: shipped defaults, the user copy, and errors that name every problem."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from emusify import paths
-from emusify.config import EMOTIONS, Config, ConfigError, load_config, parse_config, with_overrides
+from emusify.config import (
+    EMOTIONS,
+    Config,
+    ConfigError,
+    MusicConfig,
+    load_config,
+    parse_config,
+    with_overrides,
+)
 
 
 def test_shipped_config_yaml_equals_the_schema_defaults():
@@ -82,14 +93,31 @@ def test_booleans_are_not_numbers_and_numbers_are_not_booleans():
     assert len(err.value.problems) == 2
 
 
-def test_lift_needs_a_mapped_folder():
-    with pytest.raises(ConfigError, match=r"music\.response\.sadness: no folder is mapped"):
-        parse_config({"music": {"response": {"sadness": "lift"}}})
+def test_unknown_emotion_in_a_map_is_an_error_with_a_hint():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"music": {"folders": {"hapy": "happy"}, "response": {"sadness": "lift"}}})
+    assert "music.folders.hapy: unknown emotion (did you mean 'happy'?)" in str(err.value)
+    assert "music.response.sadness: unknown emotion (did you mean 'sad'?)" in str(err.value)
+    with pytest.raises(ConfigError, match=r"music\.folders\.zzz: unknown emotion; the model"):
+        parse_config({"music": {"folders": {"zzz": "calm"}}})
 
 
-def test_custom_emotions_may_be_mapped():
-    cfg = parse_config({"music": {"folders": {"calm": "calm", "happy": "happy"}}})
-    assert cfg.music.folders == {"calm": "calm", "happy": "happy"}
+def test_a_map_keeps_the_defaults_it_does_not_name():
+    cfg = parse_config({"music": {"folders": {"sad": "mellow"}, "response": {"angry": "lift"}}})
+    assert cfg.music.folders == {**MusicConfig().folders, "sad": "mellow"}
+    assert cfg.music.folders["happy"] == "happy"
+    assert cfg.music.response == {"sad": "lift", "angry": "lift"}
+
+
+def test_emotions_of_a_personal_model_may_be_mapped():
+    model = paths.user_models_dir() / "me"
+    model.mkdir(parents=True)
+    meta = json.loads((paths.PROJECT_MODELS / "default" / "labels.json").read_text())
+    (model / "labels.json").write_text(json.dumps({**meta, "labels": ["calm", "happy", "sad"]}))
+    cfg = parse_config({"model": "me", "music": {"folders": {"calm": "calm"}}})
+    assert cfg.music.folders["calm"] == "calm"
+    with pytest.raises(ConfigError, match="unknown emotion"):
+        parse_config({"music": {"folders": {"calm": "calm"}}})  # the default model has no calm
 
 
 def test_error_names_the_file(tmp_path):
@@ -132,3 +160,22 @@ def test_overrides_replace_only_the_given_values():
     cfg = with_overrides(Config(), schedule={"window_seconds": 3.0, "interval_minutes": None})
     assert cfg.schedule.window_seconds == 3.0
     assert cfg.schedule.interval_minutes == Config().schedule.interval_minutes
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_config_show_prints_the_merged_configuration(tmp_path, before):
+    """A one-key music.folders file keeps every other mapping; --config before or after."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("music:\n  folders:\n    sad: mellow\n")
+    where = (
+        ["--config", str(mine), "config", "show"]
+        if before
+        else ["config", "show", "--config", str(mine)]
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "emusify", *where], capture_output=True, text=True, check=True
+    )
+    shown = yaml.safe_load(out.stdout)
+    assert shown["music"]["folders"] == {**MusicConfig().folders, "sad": "mellow"}
+    assert parse_config(shown) == parse_config({"music": {"folders": {"sad": "mellow"}}})
+    assert out.stderr == ""

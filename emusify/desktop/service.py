@@ -23,7 +23,7 @@ from emusify.errors import EmusifyError
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = paths.PROJECT_ROOT / "service"
+TEMPLATES = paths.SERVICE_TEMPLATES
 UNIT_NAME = "emusify.service"
 AGENT_LABEL = "com.emusify.agent"
 

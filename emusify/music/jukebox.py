@@ -78,7 +78,7 @@ class Jukebox:
         self._history = history
         self._clock = clock
         self._lock = threading.RLock()
-        self._library = Library(config.songs_root)
+        self._library = Library(config.songs_root, demo=config.demo_songs_root)
         self._policy = MoodPolicy(config.music, clock=clock)
         self._chooser = chooser or Chooser()
         self._player = Player()

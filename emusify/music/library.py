@@ -83,8 +83,10 @@ def read_tags(path: Path) -> tuple[str | None, str | None, float | None]:
 class Library:
     """Tracks per folder, rescanned on change, with a memory of files that would not play."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, demo: Path | None = None):
         self.root = Path(root)
+        #: The bundled demo tracks: they play while no mood folder under ``root`` has a track.
+        self._demo = Library(demo) if demo is not None else None
         self._folders: dict[str, _Folder] = {}
         self._known: dict[Path, tuple[_Stamp, Track]] = {}
         self._bad: dict[Path, _Stamp | None] = {}
@@ -103,20 +105,36 @@ class Library:
             return []
 
     def tracks(self, folder: str) -> list[Track]:
-        """Playable tracks in ``folder``, by path; scanned on first use, then by ``refresh()``."""
+        """Playable tracks in ``folder``, by path; scanned on first use, then by ``refresh()``.
+
+        While the user's folders are all empty, the demo's tracks for ``folder`` stand in."""
+        own = self._own_tracks(folder)
+        if not own and self._demo is not None and self.playing_demo():
+            return self._demo.tracks(folder)
+        return own
+
+    def playing_demo(self) -> bool:
+        """True while a demo is set and no mood folder asked for so far holds a track."""
+        return self._demo is not None and not any(self._own_tracks(f) for f in list(self._folders))
+
+    def _own_tracks(self, folder: str) -> list[Track]:
         if folder not in self._folders:
             self._refresh_folder(folder)
         return [t for t in self._folders[folder].tracks if not self._still_bad(t.path)]
 
     def refresh(self) -> list[str]:
         """Rescan every folder asked for so far that changed on disk; return their names."""
-        return [name for name in list(self._folders) if self._refresh_folder(name)]
+        changed = [name for name in list(self._folders) if self._refresh_folder(name)]
+        return changed + (self._demo.refresh() if self._demo is not None else [])
 
     # --- bad files ------------------------------------------------------------------------
 
     def mark_bad(self, path: Path, reason: str) -> None:
         """Skip ``path`` from now on (until it changes on disk); logs once per file version."""
         path = Path(path)
+        if self._demo is not None and path.is_relative_to(self._demo.root):
+            self._demo.mark_bad(path, reason)
+            return
         try:
             stamp: _Stamp | None = _Stamp.of(path.stat())
         except OSError:
@@ -127,7 +145,10 @@ class Library:
         log.warning("Skipping %s: %s", path, reason)
 
     def is_bad(self, path: Path) -> bool:
-        return self._still_bad(Path(path))
+        path = Path(path)
+        if self._demo is not None and path.is_relative_to(self._demo.root):
+            return self._demo.is_bad(path)
+        return self._still_bad(path)
 
     def _still_bad(self, path: Path) -> bool:
         if path not in self._bad:
@@ -231,3 +252,12 @@ class Library:
         )
         self._known[path] = (stamp, track)
         return track
+
+
+def make_music_folder(root: Path, folders: set[str]) -> bool:
+    """Create ``root`` with one sub-folder per mood folder; True if ``root`` was new."""
+    root = Path(root)
+    created = not root.exists()
+    for folder in sorted(folders):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    return created
