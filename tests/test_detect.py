@@ -21,6 +21,15 @@ def test_a_photo_prints_its_emotion_and_confidence(capsys):
     assert out.startswith(f"{image}: happy (")
 
 
+def test_several_photos_one_line_each(capsys):
+    images = [str(ASSETS / "faces" / f"{e}_0.png") for e in ("happy", "surprise")]
+    assert main(["detect", "--image", *images]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == images
+    assert main(["detect", "--image", *images, "--json"]) == 0
+    assert [json.loads(line)["image"] for line in capsys.readouterr().out.splitlines()] == images
+
+
 def test_a_photo_as_json(capsys):
     assert main(["detect", "--image", str(ASSETS / "faces" / "surprise_0.png"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-HELP = "show the emotion in a photo or the mood of a video file"
+if TYPE_CHECKING:
+    from emusify.sensing.recognizer import FramePrediction
+
+HELP = "show the emotion in photos or the mood of a video file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--image", metavar="PATH", help="a photo (jpg, png, tiff)")
+    what.add_argument(
+        "--image", metavar="PATH", nargs="+", help="one or more photos (jpg, png, tiff)"
+    )
     what.add_argument("--video", metavar="PATH", help="a video file, read as one camera window")
     parser.add_argument(
         "--model", metavar="NAME", help="model name or folder (default: the configured model)"
@@ -21,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seconds", type=float, help="analyse at most this much video (default: all of it)"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print JSON: one object per photo or video, one per line")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,22 +45,8 @@ def run(args: argparse.Namespace) -> int:
     with LandmarkExtractor() as extractor:
         recognizer = Recognizer(model, extractor)
         if args.image:
-            prediction = recognizer.classify(read_image(args.image))
-            if args.json:
-                out = {"image": args.image, "face": prediction is not None}
-                if prediction is not None:
-                    out.update(
-                        emotion=prediction.emotion,
-                        confidence=round(prediction.confidence, 4),
-                        probabilities={k: round(v, 4) for k, v in prediction.probs.items()},
-                    )
-                print(json.dumps(out))
-            elif prediction is None:
-                print(f"{args.image}: no face found")
-            else:
-                ranked = sorted(prediction.probs.items(), key=lambda kv: -kv[1])
-                others = ", ".join(f"{k} {v:.2f}" for k, v in ranked[1:3])
-                print(f"{args.image}: {prediction.emotion} ({prediction.confidence:.2f}; {others})")
+            for image in args.image:
+                _print_image(image, recognizer.classify(read_image(image)), args.json)
             return 0
         fps = args.fps or cfg.schedule.sample_fps
         seconds = args.seconds or float("inf")
@@ -72,3 +64,21 @@ def run(args: argparse.Namespace) -> int:
     if counts:
         print(f"  votes: {counts}")
     return 0
+
+
+def _print_image(image: str, prediction: FramePrediction | None, as_json: bool) -> None:
+    if as_json:
+        out: dict = {"image": image, "face": prediction is not None}
+        if prediction is not None:
+            out.update(
+                emotion=prediction.emotion,
+                confidence=round(prediction.confidence, 4),
+                probabilities={k: round(v, 4) for k, v in prediction.probs.items()},
+            )
+        print(json.dumps(out))
+    elif prediction is None:
+        print(f"{image}: no face found")
+    else:
+        ranked = sorted(prediction.probs.items(), key=lambda kv: -kv[1])
+        others = ", ".join(f"{k} {v:.2f}" for k, v in ranked[1:3])
+        print(f"{image}: {prediction.emotion} ({prediction.confidence:.2f}; {others})")
