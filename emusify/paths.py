@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -108,3 +110,13 @@ def resolve_project_path(value: str | os.PathLike[str]) -> Path:
     """Relative paths in the config mean "inside the Emusify project directory"."""
     path = Path(os.path.expandvars(os.fspath(value))).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def emusify_command() -> str:
+    """How the user can run this Emusify, for messages that print a command: ``emusify`` when
+    that name on PATH is this installation, else this interpreter with ``-m emusify``."""
+    found = shutil.which("emusify")
+    here = Path(os.path.abspath(sys.executable)).parent
+    if found and Path(found).resolve().parent in (here, here.resolve()):
+        return "emusify"
+    return f"{sys.executable} -m emusify"

@@ -70,7 +70,25 @@ def run(args: argparse.Namespace) -> int:
     # The lock comes first: a second start is refused before it loads anything.
     with InstanceLock():
         log.info("Log file: %s; configuration: %s", log_file, cfg.path)
+        _make_music_folder(cfg)
         return _serve(cfg, use_tray=cfg.tray.enabled and not args.no_tray, log_file=log_file)
+
+
+def _make_music_folder(cfg: Config) -> None:
+    """On the first run, the user's music folder with a sub-folder per mood, and where it is."""
+    import sys
+
+    from emusify.music.library import make_music_folder
+
+    if cfg.demo_songs_root is None or not make_music_folder(cfg.songs_root, cfg.mood_folders):
+        return
+    folders = ", ".join(f"{f}/" for f in sorted(cfg.mood_folders))
+    print(
+        f"Your music folder is {cfg.songs_root}: put tracks into {folders}; "
+        "until then Emusify plays its demo tracks",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
@@ -118,7 +136,8 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
             elif use_tray:
                 log.info("No display ($DISPLAY is not set): running headless, without a tray icon")
             print(
-                f"Emusify is running ({front}); control: emusify ctl status; log: {log_file}",
+                f"Emusify is running ({front}); control: {paths.emusify_command()} ctl status; "
+                f"log: {log_file}",
                 file=sys.stderr,
                 flush=True,
             )
