@@ -57,5 +57,16 @@ def test_native_log_lines_are_recognised_and_other_text_is_not():
         "W0000 00:00:1795245258.815052   15300 inference_feedback_manager.cc:114] Feedback"
     )
     assert _NATIVE.match("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+    assert _NATIVE.match("ALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM default")
+    assert _NATIVE.match(
+        "[ WARN:0@1.674] global cap_v4l.cpp:913 open VIDEOIO(V4L2:/dev/video0): can't open camera"
+    )
+    assert _NATIVE.match("[ERROR:0@1.675] global obsensor_uvc_stream_channel.cpp:158 getStream")
+    assert _NATIVE.match(
+        "2026-11-21 21:40:01.123456: I tensorflow/core/util/port.cc:153] oneDNN custom operations"
+    )
+    assert _NATIVE.match(
+        "E0000 00:00:1795245258.815052   15300 cuda_executor.cc:1228] failed call to cuInit"
+    )
     assert not _NATIVE.match("Traceback (most recent call last):")
     assert not _NATIVE.match("emusify detect: error: x.png: no such image file")

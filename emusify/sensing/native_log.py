@@ -21,10 +21,17 @@ from typing import TextIO
 
 log = logging.getLogger("emusify.native")
 
-#: glog/absl lines (``W0000 00:00:1795245258.815052   15300 file.cc:114] text``) and TFLite's.
+#: Lines that native libraries write to fd 2 on their own: glog/absl
+#: (``W0000 00:00:1795245258.815052   15300 file.cc:114] text``, MediaPipe, LiteRT, TensorFlow),
+#: TFLite's ``INFO:``, TensorFlow's dated lines (``2026-11-21 10:00:00.000000: I tensorflow/...``),
+#: alsa-lib's (``ALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM default``, from SDL when
+#: there is no sound card) and OpenCV's (``[ WARN:0@1.674] global cap_v4l.cpp:913 ...``). Emusify
+#: says what matters to the user (no audio device, no camera) once, in its own words.
 _NATIVE = re.compile(
     r"^(?:(?P<level>[IWEF])\d{4} [\d:.]+\s+\d+ \S+:\d+\] "
-    r"|INFO: |WARNING: All log messages before absl::InitializeLog\(\))"
+    r"|INFO: |WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|\d{4}-\d\d-\d\d [\d:.]+: [IWE] \S+:\d+\] "
+    r"|ALSA lib |\[ ?(?:INFO|WARN|ERROR|DEBUG):\d+@[\d.]+\] )"
 )
 
 _routed = False
