@@ -43,8 +43,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(ROOT / name, src / name)
     dist = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q"]
-        + [str(src), "-w", str(dist)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "-q",
+            str(src),
+            "-w",
+            str(dist),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -71,8 +81,18 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     deps = [p for p in site.getsitepackages() if Path(p).is_dir()]
     (Path(purelib) / "emusify-test-deps.pth").write_text("\n".join(deps) + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
-        + ["--no-warn-script-location", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-warn-script-location",
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -98,7 +118,7 @@ def test_the_wheel_carries_config_model_songs_and_service(wheel: Path):
         "emusify/cli.py",
     ):
         assert name in names, name
-    songs = sorted(n for n in names if n.startswith("emusify/bundled/songs/") and n.endswith(".ogg"))
+    songs = [n for n in names if n.startswith("emusify/bundled/songs/") and n.endswith(".ogg")]
     assert {n.split("/")[3] for n in songs} == {"calm", "happy", "sad"}
     assert not any(n.startswith(("tests/", "models/", "songs/")) for n in names)
 

@@ -27,8 +27,18 @@ def test_headless_run_without_audio_or_camera_is_brief(tmp_path: Path):
     with open(out, "w") as sink:
         proc = subprocess.Popen(
             # Checks every 5 s: the camera fails nine times, the audio is retried too.
-            [sys.executable, "-m", "emusify", "run", "--camera", "9", "--interval", "5"]
-            + ["--window", "1"],
+            [
+                sys.executable,
+                "-m",
+                "emusify",
+                "run",
+                "--camera",
+                "9",
+                "--interval",
+                "5",
+                "--window",
+                "1",
+            ],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=env,

@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seconds", type=float, help="analyse at most this much video (default: all of it)"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON: one object per photo or video, one per line")
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON, one object per line (photo or video)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

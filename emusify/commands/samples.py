@@ -24,6 +24,8 @@ def _when(moment: datetime) -> str:
 
 def format_inventory(inventory, *, sessions: bool = False) -> str:
     """The listing as text; unusable files are shown with the reason, never fatal."""
+    from emusify.learning import samples
+
     groups = inventory.by_emotion()
     lines = [f"Samples in {inventory.root}"]
     if not groups:
@@ -51,8 +53,14 @@ def format_inventory(inventory, *, sessions: bool = False) -> str:
             f"{len(groups)} emotion(s), {n_samples} samples in {len(inventory.sessions)} "
             "session(s)."
         )
-        if len(groups) >= 2:
-            lines.append("Train a personal model on them: emusify train --samples --base default")
+        shortfall = samples.training_shortfall(inventory.sessions)
+        if shortfall:
+            lines.append("Before a personal model can be trained on them:")
+            lines.extend(f"  - {p}" for p in shortfall)
+        else:
+            lines.append(
+                "Train a personal model on them: emusify train --samples --base default --name me"
+            )
     if inventory.problems:
         lines.append("")
         lines.append(f"{len(inventory.problems)} file(s) could not be used and are not counted:")

@@ -80,26 +80,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from emusify import paths
     from emusify.learning.train import (
         TrainSettings,
+        combine,
         images_training_data,
         require_training_packages,
         train_model,
     )
     from emusify.sensing.classifier import resolve_model_dir
 
+    # Everything that can be wrong with the arguments is said before TensorFlow loads (~4 s).
+    mine = _check_arguments(args)
+    base = resolve_model_dir(args.base) if args.base else None
+    out = Path(args.out) if args.out else paths.user_models_dir() / args.name
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's info lines: not ours
     require_training_packages()
     settings = TrainSettings(seed=args.seed)
     if args.epochs:
         settings.epochs = args.epochs
     if args.validation_fraction is not None:
         settings.validation_fraction = args.validation_fraction
-    out = Path(args.out) if args.out else paths.user_models_dir() / args.name
-    base = resolve_model_dir(args.base) if args.base else None
     cache = Path(args.cache) if args.cache else None
     progress = not args.quiet
-    train = _training_data(args, cache, progress)
+    parts = [mine] if mine is not None else []
+    if args.images:
+        images = images_training_data(
+            args.images, cache_dir=cache, workers=args.workers, progress=progress
+        )
+        parts.insert(0, images)
+    train = _enough_labels(combine(parts))
     validation = (
         images_training_data(
             args.test, cache_dir=cache, workers=args.workers, progress=progress, labels=train.labels
@@ -122,31 +134,58 @@ def run(args: argparse.Namespace) -> int:
     scores = result.metrics["scores"]["validation"]
     print(f"model written to {result.out_dir}")
     print(f"validation accuracy {scores['accuracy']:.3f} on {scores['n']} faces")
+    print(_how_to_use(result.out_dir, args))
     return 0
 
 
-def _training_data(args: argparse.Namespace, cache: Path | None, progress: bool):
-    """The image folder, the collected samples, or both together."""
+def _how_to_use(out_dir: Path, args: argparse.Namespace) -> str:
+    """The next step, as commands that work as printed."""
+    from emusify import paths
+    from emusify.config import load_config
+
+    name = args.name if not args.out else str(Path(out_dir).resolve())
+    emusify = paths.emusify_command()
+    try:
+        config = load_config(args.config, create_user_copy=False).path
+    except Exception:  # the config is not needed for training; only for the hint
+        config = paths.user_config_path()
+    return (
+        f"To use it, set `model: {name}` in {config}, or try it first with "
+        f"`{emusify} detect --model {shlex.quote(name)} --image PHOTO`"
+    )
+
+
+def _check_arguments(args: argparse.Namespace):
+    """The cheap checks, and the collected samples (small, no TensorFlow needed)."""
     from emusify.errors import DataError
     from emusify.learning import samples
-    from emusify.learning.train import combine, images_training_data
 
     if not args.images and not args.samples:
         raise DataError("nothing to train on: give --images DIR, --samples [DIR], or both")
     if (args.map or args.map_file) and not args.samples:
         raise DataError("--map and --map-file apply to collected samples: add --samples")
-    parts = []
-    if args.images:
-        images = images_training_data(
-            args.images, cache_dir=cache, workers=args.workers, progress=progress
-        )
-        parts.append(images)
-    if args.samples:
-        root = None if args.samples == SAMPLES_DEFAULT else Path(args.samples)
-        limits = {} if args.min_samples is None else {"min_samples": args.min_samples}
-        label_map = samples.LabelMap.parse(args.map, args.map_file)
-        parts.append(samples.samples_training_data(root, label_map=label_map, **limits))
-    data = combine(parts)
+    for option, folder in (("--images", args.images), ("--test", args.test)):
+        if folder and not Path(folder).is_dir():
+            raise DataError(f"{option} {folder}: no such image folder")
+    if args.epochs is not None and args.epochs < 1:
+        raise DataError(f"--epochs {args.epochs}: use a whole number >= 1")
+    vf = args.validation_fraction
+    if vf is not None and not 0 < vf < 1:
+        raise DataError(f"--validation-fraction {vf:g}: use a number between 0 and 1")
+    if not args.samples:
+        return None
+    root = None if args.samples == SAMPLES_DEFAULT else Path(args.samples)
+    limits = {} if args.min_samples is None else {"min_samples": args.min_samples}
+    label_map = samples.LabelMap.parse(args.map, args.map_file)
+    mine = samples.samples_training_data(root, label_map=label_map, **limits)
+    if not args.images:
+        _enough_labels(mine)
+    return mine
+
+
+def _enough_labels(data):
+    from emusify.errors import DataError
+
     if len(data.labels) < 2:
         raise DataError(
             f"only one emotion ({data.labels[0]!r}) to train on: a model needs at least two"

@@ -168,11 +168,14 @@ def _record(
     """The frame loop; returns why it ended and how many frames it analysed."""
     frames = 0
     last_checkpoint = clock()
+    # The countdown gives a person time to get ready; a video file needs none and would lose
+    # its first seconds to it.
+    countdown = 0.0 if camera.is_file else settings.countdown
     for frame in camera.sample(settings.fps, _OPEN_ENDED):
         if stop:
             return "stopped", frames
-        if frame.t < settings.countdown:
-            if not progress.countdown(frame, math.ceil(settings.countdown - frame.t)):
+        if frame.t < countdown:
+            if not progress.countdown(frame, math.ceil(countdown - frame.t)):
                 return "stopped", frames
             continue
         frames += 1

@@ -442,6 +442,15 @@ def samples_training_data(
     return TrainingData(x, y, labels, groups, info)
 
 
+def training_shortfall(sessions: Iterable[SessionInfo]) -> list[str]:
+    """What keeps ``emusify train --samples`` from these sessions; empty when it can train."""
+    labels = {s.emotion for s in sessions}
+    problems = _thin_labels(sessions, LabelMap(), MIN_SAMPLES_PER_LABEL, MIN_SESSIONS_PER_LABEL)
+    if len(labels) < 2:
+        problems.append("a model needs at least two emotions: collect another one")
+    return problems
+
+
 def _thin_labels(
     sessions: Iterable[SessionInfo], label_map: LabelMap, min_samples: int, min_sessions: int
 ) -> list[str]:
@@ -454,12 +463,13 @@ def _thin_labels(
         count = sum(s.count for s in group)
         if count < min_samples:
             problems.append(
-                f"'{label}' has {count} samples, at least {min_samples} are needed: "
-                f"collect more with {how}"
+                f"'{label}' has {count} samples, at least {min_samples} are needed "
+                f"({min_samples - count} more): collect more with {how}"
             )
         if len(group) < min_sessions:
             problems.append(
                 f"'{label}' has {len(group)} session(s), at least {min_sessions} are needed "
+                f"({min_sessions - len(group)} more) "
                 f"so that the model is checked on a session it was not trained on: run {how} "
                 "again (another time of day or light helps)"
             )

@@ -28,7 +28,9 @@ This module is the only one that imports TensorFlow, and only inside functions.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import io
 import json
 import logging
 import os
@@ -399,7 +401,9 @@ def export_tflite(model: Any, file: Path) -> int:
     """Write the LiteRT model (float32, any batch size); returns its size in bytes."""
     import tensorflow as tf
 
-    data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    with contextlib.redirect_stdout(io.StringIO()) as dump:  # TensorFlow prints its signatures
+        data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    log.debug("LiteRT conversion: %s", dump.getvalue().strip())
     file.write_bytes(data)
     return len(data)
 

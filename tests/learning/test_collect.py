@@ -147,16 +147,31 @@ def test_a_bad_emotion_name_is_refused_before_the_camera_opens(tmp_path, capsys)
     assert "cannot be an emotion name" in capsys.readouterr().err
 
 
-def test_the_countdown_frames_are_shown_but_not_recorded(tmp_path, extractor):
+def test_a_live_camera_counts_down_and_records_after_it(tmp_path, extractor):
+    clock = FakeClock()
+    faces = [cv2.resize(cv2.imread(str(p)), (192, 192)) for p in sorted(ASSETS.glob("faces/*.png"))]
+    webcam = ScriptedWebcam(clock, good=40, frames=faces)  # 4 s at 10 frames per second
     stream = io.StringIO()
     settings = CollectSettings("happy", countdown=2.0, out_dir=tmp_path)
-    with open_camera(str(HAPPY)) as camera:
-        result = collect(settings, camera, extractor, TerminalProgress("happy", stream))
-
-    assert result.frames == 20  # 40 frames at 10 fps, the first 2 s were the countdown
+    with (
+        pytest.raises(CameraError, match="stopped delivering frames"),
+        Camera(0, opener=lambda source: webcam, clock=clock) as camera,
+    ):
+        collect(settings, camera, extractor, TerminalProgress("happy", stream))
     shown = [line for line in stream.getvalue().splitlines() if line.startswith("Recording")]
     assert shown == ["Recording 'happy' in 2…", "Recording 'happy' in 1…"]
-    assert samples.read_session(result.path).info.count == result.samples <= 20
+    [path] = session_files(tmp_path)
+    assert 0 < samples.read_session(path).info.count <= 21  # the first 2 s were the countdown
+
+
+def test_a_video_file_needs_no_countdown_and_keeps_every_frame(tmp_path, extractor):
+    stream = io.StringIO()
+    settings = CollectSettings("happy", countdown=3.0, out_dir=tmp_path)
+    with open_camera(str(HAPPY)) as camera:
+        result = collect(settings, camera, extractor, TerminalProgress("happy", stream))
+    assert result.frames == 40  # all 4 s at 10 fps
+    assert "Recording 'happy' in" not in stream.getvalue()
+    assert samples.read_session(result.path).info.count == result.samples >= 30
 
 
 class StopAfter(TerminalProgress):
