@@ -142,13 +142,14 @@ def _how_to_use(out_dir: Path, args: argparse.Namespace) -> str:
     """The next step, as commands that work as printed."""
     from emusify import paths
     from emusify.config import load_config
+    from emusify.errors import EmusifyError
 
     name = args.name if not args.out else str(Path(out_dir).resolve())
     emusify = paths.emusify_command()
     try:
-        config = load_config(args.config, create_user_copy=False).path
-    except Exception:  # the config is not needed for training; only for the hint
-        config = paths.user_config_path()
+        config = load_config(args.config).path  # your copy, made now if it is not there yet
+    except EmusifyError:  # training does not need the config, only this hint does
+        config = args.config or paths.user_config_path()
     return (
         f"To use it, set `model: {name}` in {config}, or try it first with "
         f"`{emusify} detect --model {shlex.quote(name)} --image PHOTO`"

@@ -186,6 +186,22 @@ def test_the_listing_counts_per_emotion_and_names_unusable_files(tmp_path):
     assert "from video file faces.mp4" in text
 
 
+def test_the_listing_suggests_training_only_when_training_would_work(tmp_path):
+    session(tmp_path, "happy", n=60)
+    session(tmp_path, "sad", n=100)
+    session(tmp_path, "sad", n=10, started=T0 + timedelta(days=1))
+    text = format_inventory(samples.inventory(tmp_path, feature_version=VERSION))
+    assert "emusify train" not in text
+    assert "'happy' has 60 samples, at least 100 are needed (40 more)" in text
+    assert "'happy' has 1 session(s), at least 2 are needed (1 more)" in text
+    assert "'sad'" not in text.split("Before a personal model")[1]
+
+    session(tmp_path, "happy", n=40, started=T0 + timedelta(days=1))
+    text = format_inventory(samples.inventory(tmp_path, feature_version=VERSION))
+    assert "emusify train --samples --base default --name me" in text
+    assert "Before a personal model" not in text
+
+
 def test_the_listing_of_an_empty_folder_says_how_to_start(tmp_path):
     text = format_inventory(samples.inventory(tmp_path / "none"))
     assert "emusify collect EMOTION" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -133,7 +134,10 @@ def test_train_command_from_an_image_folder(tmp_path, monkeypatch, capsys):
     code = main(["train", "--images", str(images), *args, "--quiet"])
     assert code == 0
     out = tmp_path / "home" / "data" / "models" / "mine"
-    assert "model written to" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "model written to" in printed
+    config = tmp_path / "home" / "config" / "config.yaml"
+    assert f"To use it, set `model: mine` in {config}" in printed
     assert EmotionModel.load("mine").folder == out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["train"]["images"] == 6
@@ -156,3 +160,28 @@ def test_without_the_train_extra_the_command_says_what_to_install_before_any_wor
     assert "training needs the 'train' extra (tensorflow is not installed)" in err
     assert "pip install -e '.[train]'" in err
     assert not (private_home / "cache").exists()  # no landmark was extracted
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--images", "nowhere"], "--images nowhere: no such image folder"),
+        (["--samples"], "no collected samples in"),
+        (["--images", ".", "--base", "nosuchmodel"], "model 'nosuchmodel' not found"),
+        (["--images", ".", "--epochs", "0"], "--epochs 0: use a whole number >= 1"),
+    ],
+)
+def test_wrong_arguments_are_said_before_tensorflow_loads(tmp_path, argv, message):
+    code = (
+        "import sys; from emusify import cli; rc = cli.main(sys.argv[1:]); "
+        "print('tensorflow' in sys.modules); sys.exit(rc)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "train", *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert done.stdout.strip() == "False"
