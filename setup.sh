@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up Emusify in ./.venv on a fresh machine.
-#   ./setup.sh          the program (then: .venv/bin/emusify run)
+#   ./setup.sh          the program, and `emusify` linked into ~/.local/bin (then: emusify run)
 #   ./setup.sh --dev    also training (TensorFlow), the test tools, and the system packages
 #                       the tray end-to-end test needs (Xvfb, a tray host, screenshots)
 set -euo pipefail
@@ -42,12 +42,37 @@ if [ "$dev" = 1 ]; then
 fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
+
+# pip's own output goes to a log; its errors are shown, and all of it when it fails.
+pip_log=.venv/setup-pip.log
+pip_install() {
+  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input "$@" >"$pip_log" 2>&1; then
+    tail -n 30 "$pip_log" >&2
+    echo "setup.sh: pip install $* failed (the whole output is in $pip_log)" >&2
+    exit 1
+  fi
+  grep -E '^(ERROR|error)' "$pip_log" >&2 || true
+}
+pip_install --upgrade pip
 if [ "$dev" = 1 ]; then
-  .venv/bin/python -m pip install --quiet -e '.[test]'
+  pip_install -e '.[test]'
 else
-  .venv/bin/python -m pip install --quiet -e .
+  pip_install -e .
+fi
+echo "setup.sh: Emusify is installed in $(pwd)/.venv ($(.venv/bin/python --version))"
+
+# `emusify` on the PATH: a link in the user's bin folder (never over a file that is not ours).
+bin="${XDG_BIN_HOME:-$HOME/.local/bin}"
+link="$bin/emusify"
+if [ -e "$link" ] && [ ! -L "$link" ]; then
+  echo "setup.sh: $link exists and is not a link (another install?): left as it is; run $(pwd)/.venv/bin/emusify" >&2
+else
+  mkdir -p "$bin"
+  ln -sfn "$(pwd)/.venv/bin/emusify" "$link"
+  case ":$PATH:" in
+    *":$bin:"*) echo "setup.sh: \`emusify\` is on your PATH ($link)" ;;
+    *) echo "setup.sh: linked $link, but $bin is not on your PATH: add it (e.g. echo 'export PATH=\"$bin:\$PATH\"' >> ~/.profile) or run $(pwd)/.venv/bin/emusify" >&2 ;;
+  esac
 fi
 .venv/bin/python -c 'import tkinter' 2>/dev/null ||
   echo "setup.sh: note: this Python has no Tk (Debian: apt install python3-tk); the tray's control window needs it" >&2
-echo "setup.sh: Emusify is installed in $(pwd)/.venv ($(.venv/bin/python --version))"

@@ -2,7 +2,7 @@
 
 The shipped default model was made from the project directory with::
 
-    python train.py --images ../shared/data/fer2013/train --out models/default --seed 0
+    .venv/bin/python train.py --images ../shared/data/fer2013/train --out models/default --seed 0
 """
 
 import sys
