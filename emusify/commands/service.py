@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "start Emusify on login: install, remove or show the autostart entry"
 
@@ -22,17 +23,34 @@ def run(args: argparse.Namespace) -> int:
 
     argv = service.command_line(args.config)
     if args.action == "install":
+        if args.config is not None:
+            from emusify.config import load_config
+
+            load_config(args.config)  # an entry that cannot start is refused: missing or invalid
         kind = service.KINDS[args.kind] if args.kind else service.default_kind()
         outcome = service.install(kind, argv)
+        for old in outcome.replaced:
+            print(f"Removed the {old.kind.description} ({old.path}): one start-up entry is enough")
+            for warning in old.warnings:
+                print(f"warning: {warning}")
         print(f"Installed the {kind.description}: {outcome.path}")
         print(f"It runs: {' '.join(argv)}")
-        for warning in outcome.warnings:
-            print(f"warning: {warning}")
+        if outcome.warnings:
+            for warning in outcome.warnings:
+                print(f"error: {warning}", file=sys.stderr)
+            print(
+                f"The {kind.description} is written but not registered: Emusify will not start "
+                "at login until the command above succeeds (then run this install again)",
+                file=sys.stderr,
+            )
+            return 1
         if kind is service.SYSTEMD:
             print(
                 "Emusify starts at your next login; to start it now: systemctl --user start emusify"
             )
-        return 1 if outcome.warnings else 0
+        else:
+            print("Emusify starts at your next login")
+        return 0
     if args.action == "uninstall":
         removed = service.uninstall()
         if not removed:

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from emusify import paths
@@ -205,6 +205,8 @@ class Outcome:
     kind: ServiceKind
     path: Path
     warnings: list[str]
+    #: Entries of the other kinds that this install removed.
+    replaced: list[Outcome] = field(default_factory=list)
 
 
 def install(
@@ -216,9 +218,11 @@ def install(
     Emusify twice at login (the second start is refused, but says so in the log each time).
     """
     text = render(kind, argv)
-    for other in platform_kinds(platform):
-        if other is not kind and other.target().exists():
-            _remove(other, runner)
+    replaced = [
+        _remove(other, runner)
+        for other in platform_kinds(platform)
+        if other is not kind and other.target().exists()
+    ]
     target = kind.target()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -228,7 +232,7 @@ def install(
     except OSError as exc:
         raise ServiceError(f"cannot write {target}: {exc}") from None
     log.info("installed the %s at %s", kind.description, target)
-    return Outcome(kind, target, _manage(_activation(kind, target), runner))
+    return Outcome(kind, target, _manage(_activation(kind, target), runner), replaced)
 
 
 def uninstall(platform: str = sys.platform, *, runner: Runner = _run) -> list[Outcome]:

@@ -195,3 +195,42 @@ def test_installing_one_kind_removes_the_other_so_emusify_starts_once(home):
     service.install(service.AUTOSTART, service.command_line(), "linux", runner=recorder)
     assert autostart.path.exists() and not unit.path.exists()
     assert ["systemctl", "--user", "disable", "emusify.service"] in recorder.calls
+
+
+def test_install_refuses_a_config_that_cannot_start_emusify(home, capsys):
+    missing = home / "missing.yaml"
+    assert cli.main(["service", "install", "--kind", "autostart", "--config", str(missing)]) == 2
+    assert f"{missing}: 1 problem(s)" in capsys.readouterr().err
+    assert not (home / "config" / "autostart" / "emusify.desktop").exists()
+
+
+def fake_systemctl(home, monkeypatch, returncode: int) -> None:
+    """A systemctl on PATH that answers like one without a user session (or succeeds)."""
+    bin_dir = home / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "systemctl"
+    script.write_text(
+        f"#!/bin/sh\necho 'Failed to connect to bus: No medium found' >&2\nexit {returncode}\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_failed_daemon_reload_is_a_failure_not_a_promise(home, monkeypatch, capsys):
+    fake_systemctl(home, monkeypatch, 1)
+    assert cli.main(["service", "install", "--kind", "systemd"]) == 1
+    out, err = capsys.readouterr()
+    assert "starts at your next login" not in out + err
+    assert "error: `systemctl --user daemon-reload` failed: Failed to connect to bus" in err
+    assert "Emusify will not start at login" in err
+
+
+def test_replacing_the_other_kind_of_entry_is_said(home, monkeypatch, capsys):
+    fake_systemctl(home, monkeypatch, 0)
+    assert cli.main(["service", "install", "--kind", "autostart"]) == 0
+    capsys.readouterr()
+    assert cli.main(["service", "install", "--kind", "systemd"]) == 0
+    out = capsys.readouterr().out
+    desktop = home / "config" / "autostart" / "emusify.desktop"
+    assert f"Removed the XDG autostart entry ({desktop}): one start-up entry is enough" in out
+    assert "Emusify starts at your next login" in out
