@@ -40,11 +40,12 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "status":
         print(format_status(status))
     else:
-        print(_confirmation(command, status))
+        print(confirmation(command, status))
     return 0
 
 
-def _confirmation(command: str, s: dict[str, Any]) -> str:
+def confirmation(command: str, s: dict[str, Any]) -> str:
+    """What a command did, in words: printed by `emusify ctl`, shown by the control window."""
     track = s.get("track") or "nothing"
     return {
         "check": "Checking the mood now.",

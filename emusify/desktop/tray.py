@@ -22,6 +22,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,21 +80,37 @@ def tooltip(status: DaemonStatus) -> str:
     return text if len(text) <= MAX_TOOLTIP else text[: MAX_TOOLTIP - 3] + "..."
 
 
+#: Typography that Latin-1 lacks, written the plain way (a track "Artist – Title").
+_PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "..."})
+
+
 def _latin1(text: str) -> str:
     """X window names are Latin-1 in pystray's X backend; other characters become '?'."""
-    return text.encode("latin-1", "replace").decode("latin-1")
+    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
 
 
-def open_path(path: Path) -> None:
-    """Show a folder or file with the desktop's default application."""
+def open_path(path: Path) -> str | None:
+    """Show a folder or file with the desktop's default application; None, or why it failed
+    in words that still get the user there (the path)."""
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
     try:
         if sys.platform == "win32":
             os.startfile(path)  # type: ignore[attr-defined]
-            return
-        opener = "open" if sys.platform == "darwin" else "xdg-open"
-        subprocess.Popen([opener, str(path)], start_new_session=True)
+            return None
+        subprocess.Popen(
+            [opener, str(path)],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        problem = f"no {opener} to open it with: it is {path}"
     except OSError as exc:
-        log.warning("Cannot open %s: %s", path, exc)
+        problem = f"cannot open it ({exc.strerror or exc}): it is {path}"
+    else:
+        return None
+    log.warning("%s", problem)
+    return problem
 
 
 class Actions:
@@ -104,14 +121,19 @@ class Actions:
         self.songs_dir = songs_dir
         self.config_path = config_path
 
-    def send(self, name: str) -> None:
-        """Run a daemon command without blocking the calling UI loop."""
+    def send(self, name: str, done: Callable[[str], None] | None = None) -> None:
+        """Run a daemon command without blocking the calling UI loop; ``done`` gets what
+        happened in words (from another thread)."""
+        from emusify.commands.ctl import confirmation
 
         def go() -> None:
             try:
-                self.daemon.command(name)
+                message = confirmation(name, self.daemon.command(name).to_dict())
             except Exception as exc:
                 log.warning("%s: %s", name, exc)
+                message = f"{name}: {exc}"
+            if done is not None:
+                done(message)
 
         threading.Thread(target=go, name=f"command-{name}", daemon=True).start()
 
@@ -123,12 +145,15 @@ class Actions:
         paused = self.daemon.status().music_paused
         self.send("resume-music" if paused else "pause-music")
 
-    def open_songs(self) -> None:
-        open_path(self.songs_dir)
+    def open_songs(self) -> str | None:
+        problem = open_path(self.songs_dir)
+        return f"Songs folder: {problem}" if problem else None
 
-    def open_config(self) -> None:
-        if self.config_path is not None:
-            open_path(self.config_path)
+    def open_config(self) -> str | None:
+        if self.config_path is None:
+            return None
+        problem = open_path(self.config_path)
+        return f"Config file: {problem}" if problem else None
 
 
 class Tray:
@@ -256,8 +281,12 @@ class Tray:
             item("Like", do(lambda: a.send("like"))),
             item("Dislike", do(lambda: a.send("dislike"))),
             menu.SEPARATOR,
-            item("Open songs folder", do(a.open_songs)),
-            item("Open config file", do(a.open_config), enabled=a.config_path is not None),
+            item("Open songs folder", do(lambda: self._window.tell(a.open_songs()))),
+            item(
+                "Open config file",
+                do(lambda: self._window.tell(a.open_config())),
+                enabled=a.config_path is not None,
+            ),
             menu.SEPARATOR,
             item("Quit", do(lambda: a.send("quit"))),
         )
@@ -267,6 +296,10 @@ class ControlWindow:
     """A small Tk window with the status and the actions, in its own thread."""
 
     REFRESH_MS = 500
+    #: How long the answer to a button stays shown.
+    MESSAGE_SECONDS = 8.0
+    #: Text wraps at this many pixels, between words.
+    WRAP_PIXELS = 380
 
     def __init__(self, daemon: Daemon, actions: Actions):
         self.daemon = daemon
@@ -274,6 +307,16 @@ class ControlWindow:
         self._thread: threading.Thread | None = None
         self._raise = threading.Event()
         self._close = threading.Event()
+        #: The last answer to show, and until when (set from command threads).
+        self._message: tuple[str, float] = ("", 0.0)
+        #: What the window shows, as plain text per widget (Tk objects stay in its thread).
+        self.shown: dict[str, dict[str, str]] = {}
+
+    def tell(self, message: str | None) -> None:
+        """Show ``message`` in the window (opening it); None says nothing."""
+        if message:
+            self._message = (message, time.monotonic() + self.MESSAGE_SECONDS)
+            self.open()
 
     @property
     def is_open(self) -> bool:
@@ -321,32 +364,42 @@ class ControlWindow:
         root.resizable(False, False)
         values: dict[str, Any] = {}
         for row, key in enumerate(("Mood", "Track", "Next check", "Camera", "Audio")):
-            tk.Label(root, text=key + ":", anchor="e").grid(row=row, column=0, sticky="e", padx=6)
-            values[key] = tk.Label(root, anchor="w", width=44)
+            tk.Label(root, text=key + ":", anchor="ne").grid(row=row, column=0, sticky="ne", padx=6)
+            values[key] = tk.Label(
+                root, anchor="w", justify="left", width=44, wraplength=self.WRAP_PIXELS
+            )
             values[key].grid(row=row, column=1, sticky="w", padx=6)
         face = tk.Label(root)
         face.grid(row=0, column=2, rowspan=5, padx=10)
         photos: dict[str, Any] = {}  # Tk images, made and dropped in this thread only
         buttons = tk.Frame(root)
-        buttons.grid(row=5, column=0, columnspan=3, pady=6)
+        buttons.grid(row=6, column=0, columnspan=3, pady=6)
+        message = tk.Label(root, anchor="w", justify="left", wraplength=self.WRAP_PIXELS + 150)
+        message.grid(row=5, column=0, columnspan=3, sticky="w", padx=6)
         a = self.actions
+        tell = self.tell
         spec: list[tuple[str, Callable[[], None]]] = [
             ("Check mood now", lambda: a.send("check")),
             ("Pause mood checks", a.toggle_checks),
             ("Pause music", a.toggle_music),
-            ("Skip", lambda: a.send("skip")),
-            ("Like", lambda: a.send("like")),
-            ("Dislike", lambda: a.send("dislike")),
-            ("Songs folder", a.open_songs),
-            ("Config file", a.open_config),
+            ("Skip", lambda: a.send("skip", tell)),
+            ("Like", lambda: a.send("like", tell)),
+            ("Dislike", lambda: a.send("dislike", tell)),
+            ("Songs folder", lambda: tell(a.open_songs())),
+            ("Config file", lambda: tell(a.open_config())),
             ("Quit", lambda: a.send("quit")),
         ]
-        widgets = {}
+        widgets: dict[str, Any] = {
+            "message": message,
+            **{f"value:{k}": v for k, v in values.items()},
+        }
         for i, (text, command) in enumerate(spec):
             widgets[text] = tk.Button(buttons, text=text, command=command, width=16)
             widgets[text].grid(row=i // 3, column=i % 3, padx=2, pady=2)
         if a.config_path is None:
             widgets["Config file"].configure(state="disabled")
+        #: Buttons that need music: off while there is no audio output.
+        music_buttons = ("Pause music", "Skip", "Like", "Dislike")
 
         def refresh() -> None:
             if self._close.is_set() or self.daemon.wait(0):
@@ -381,6 +434,15 @@ class ControlWindow:
             widgets["Pause music"].configure(
                 text="Resume music" if s.music_paused else "Pause music"
             )
+            no_audio = s.music.get("state") == "no_audio"
+            for key in music_buttons:
+                widgets[key].configure(state="disabled" if no_audio else "normal")
+            said, until = self._message
+            message.configure(text=said if time.monotonic() < until else "")
+            self.shown = {
+                name: {key: str(w.cget(key)) for key in ("text", "state", "wraplength")}
+                for name, w in widgets.items()
+            }
             root.after(self.REFRESH_MS, refresh)
 
         refresh()

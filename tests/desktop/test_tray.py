@@ -208,3 +208,69 @@ def test_a_tray_that_starts_after_emusify_still_gets_the_icon(tmp_path, monkeypa
         assert not thread.is_alive()
     finally:
         session.stop()
+
+
+def _shown(front: Tray, predicate, timeout: float = 10.0) -> dict:
+    """What the control window shows (plain text per widget), once ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = front._window.shown
+        if shown and predicate(shown):
+            return shown
+        assert time.monotonic() < deadline, f"timed out; the window shows {shown}"
+        time.sleep(0.1)
+
+
+def test_the_window_without_audio_wraps_words_disables_music_and_answers(
+    tmp_path, xsession, monkeypatch, make_tone
+):
+    """No audio device: Skip, Like, Dislike and Pause music are off, the long audio error wraps
+    between words, and "Songs folder" without xdg-open says where the folder is."""
+    monkeypatch.setenv("SDL_AUDIODRIVER", "alsa")
+    monkeypatch.setenv("AUDIODEV", "hw:9,0")  # no such sound card
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no xdg-open
+    make_tone(tmp_path / "songs" / "calm" / "calm.wav", 440, 5)
+    cfg = parse_config(
+        {
+            "camera": {"source": str(tmp_path / "no-such-camera.mp4")},
+            "schedule": {"interval_minutes": 60, "check_at_start": False},
+            "music": {"songs_root": str(tmp_path / "songs"), "fade_seconds": 0.1},
+        }
+    )
+    schedule = Schedule.from_config(cfg)
+    history = History(tmp_path / "history.sqlite3")
+    checker = MoodChecker(None, cfg, schedule)  # type: ignore[arg-type]
+    daemon = Daemon(checker, Jukebox(cfg, history), history, schedule).start()
+    front = Tray(daemon, Actions(daemon, cfg.songs_root, None))
+    thread = threading.Thread(target=front.run, name="tray-test")
+    thread.start()
+    try:
+        assert daemon.status().music["state"] == "no_audio"
+        front._window.open()
+        music = ("Skip", "Like", "Dislike", "Pause music")
+        shown = _shown(front, lambda s: all(s[b]["state"] == "disabled" for b in music))
+        assert shown["Check mood now"]["state"] == "normal"
+        audio = shown["value:Audio"]
+        assert int(audio["wraplength"]) > 0 and len(audio["text"]) > 60, audio
+        # What the "Songs folder" button does:
+        front._window.tell(front.actions.open_songs())
+        said = _shown(front, lambda s: "Songs folder:" in s["message"]["text"])["message"]["text"]
+        assert "no xdg-open" in said and str(tmp_path / "songs") in said
+    finally:
+        daemon.request_stop()
+        assert daemon.wait(5)
+        thread.join(5)
+
+
+def test_a_like_is_answered_in_the_window(xsession, tray):
+    _, front = tray
+    front._window.open()
+    _shown(front, lambda s: s["message"]["text"] == "")
+    front.actions.send("like", front._window.tell)  # what the Like button does
+    _shown(front, lambda s: s["message"]["text"].startswith("Liked: "))
+
+
+def test_x_window_names_write_typography_plainly():
+    from emusify.desktop.tray import _latin1
+
+    assert _latin1("Emusify: Artist – Title “live”…") == 'Emusify: Artist - Title "live"...'
