@@ -1,8 +1,8 @@
 """Tray icons drawn with PIL: one face per emotion, plus the daemon's states.
 
 Drawn rather than shipped as files so every look stays consistent and scales to any tray size.
-Each is drawn at 4x and scaled down, which gives smooth edges without an anti-aliasing
-library. The faces differ in colour *and* shape, so they read in a grey-scale tray too.
+Each is drawn at 4x and averaged down (premultiplied, box filter), which gives smooth edges
+without an anti-aliasing library and without a halo of faint stray pixels. The faces differ in colour *and* shape, so they read in a grey-scale tray too.
 """
 
 from __future__ import annotations
@@ -47,7 +47,21 @@ def _draw(name: str, size: int) -> Image.Image:
         _face(d, name)
     else:
         {"idle": _idle, "paused": _paused, "no_camera": _no_camera, "no_face": _no_face}[name](d)
-    return image.resize((size, size), Image.LANCZOS)
+    return _downscale(image, size)
+
+
+#: Edge pixels fainter than this are dropped: trays without alpha blending (X trays that use a
+#: shape mask) would show them as solid stray dots.
+_MIN_ALPHA = 32
+
+
+def _downscale(image: Image.Image, size: int) -> Image.Image:
+    """Average (box filter) with premultiplied alpha: no ringing halo of faint pixels around
+    the circle, and no fill colour leaking into the transparent edge."""
+    small = image.convert("RGBa").resize((size, size), Image.BOX).convert("RGBA")
+    alpha = small.getchannel("A").point(lambda a: 0 if a < _MIN_ALPHA else a)
+    small.putalpha(alpha)
+    return small
 
 
 def _s(*values: float) -> list[float]:

@@ -44,3 +44,23 @@ def test_drawing_is_deterministic_and_returns_a_private_copy():
 def test_an_unknown_name_is_refused():
     with pytest.raises(ValueError, match="no icon named 'sleepy'"):
         draw_icon("sleepy")
+
+
+@pytest.mark.parametrize("size", [16, 22, 24, 64])
+def test_no_stray_pixels_around_the_face(size):
+    """Nothing visible outside the circle, no faint specks, and the soft edge is the outline's
+    colour (not the fill's): a tray without alpha blending shows every visible pixel solid."""
+    h = size
+    yy, xx = np.mgrid[:h, :h]
+    r = np.hypot(yy - (h - 1) / 2, xx - (h - 1) / 2)
+    outside = r > h / 2 * (29 / 32) + 1.0  # the face's circle is 3..61 on the 64-pixel grid
+    ring = (r > h / 2 * (29 / 32) - 0.5) & ~outside  # the outermost pixels
+    for name in ICON_NAMES:
+        a = np.asarray(draw_icon(name, size)).astype(int)
+        alpha = a[..., 3]
+        assert not alpha[outside].any(), f"{name}: visible pixels outside the circle"
+        assert not ((alpha > 0) & (alpha < 32)).any(), f"{name}: faint specks"
+        outline = (120, 120, 120) if name == "no_face" else (30, 30, 30)
+        soft = ring & (alpha > 0) & (alpha < 255)
+        far = np.abs(a[..., :3][soft] - outline).max(axis=1) > 60
+        assert not far.any(), f"{name}: {int(far.sum())} edge pixels are not the outline colour"
