@@ -2,7 +2,8 @@
 
 Drawn rather than shipped as files so every look stays consistent and scales to any tray size.
 Each is drawn at 4x and averaged down (premultiplied, box filter), which gives smooth edges
-without an anti-aliasing library and without a halo of faint stray pixels. The faces differ in colour *and* shape, so they read in a grey-scale tray too.
+without an anti-aliasing library and without a halo of faint stray pixels. The faces differ
+in colour *and* shape, so they read in a grey-scale tray too.
 """
 
 from __future__ import annotations
