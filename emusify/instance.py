@@ -30,9 +30,10 @@ class AlreadyRunning(EmusifyError):
         self.lock_path = lock_path
         self.pid = pid
         who = f" (pid {pid})" if pid else ""
+        ctl = f"{paths.emusify_command()} ctl"
         super().__init__(
             f"Emusify is already running{who}; lock held on {lock_path}. "
-            "Use `emusify ctl status` to talk to it or `emusify ctl quit` to stop it."
+            f"Use `{ctl} status` to talk to it or `{ctl} quit` to stop it."
         )
 
 
