@@ -173,3 +173,24 @@ def test_a_file_that_fails_later_is_remembered_as_bad(root, make_tone, caplog):
     lib.mark_bad(good, "the decoder refused it")
     assert names(lib.tracks("calm")) == ["b.wav"]
     assert [r.message for r in caplog.records] == [f"Skipping {good}: the decoder refused it"]
+
+
+def test_the_demo_plays_while_the_users_folders_are_empty(root, make_tone):
+    from emusify.music.library import make_music_folder
+
+    assert make_music_folder(root, {"happy", "sad", "calm"})
+    assert sorted(p.name for p in root.iterdir()) == ["calm", "happy", "sad"]
+    assert not make_music_folder(root, {"happy", "sad", "calm"})  # only the first time
+    lib = Library(root, demo=DEMO)
+    for folder in ("happy", "sad", "calm"):
+        assert [t.path.parent for t in lib.tracks(folder)] == [DEMO / folder] * 2
+    assert lib.playing_demo()
+    # One track of the user's anywhere: the demo stops, also for the folders still empty.
+    make_tone(root / "sad" / "mine.wav", 220, 1)
+    assert lib.refresh() == ["sad"]
+    assert names(lib.tracks("sad")) == ["mine.wav"]
+    assert lib.tracks("happy") == [] and not lib.playing_demo()
+    # A broken demo file is remembered by the demo library.
+    bad = DEMO / "happy" / "sunny-steps.ogg"
+    lib.mark_bad(bad, "test")
+    assert lib.is_bad(bad)
