@@ -239,7 +239,7 @@ def test_the_window_without_audio_wraps_words_disables_music_and_answers(
     )
     schedule = Schedule.from_config(cfg)
     history = History(tmp_path / "history.sqlite3")
-    checker = MoodChecker(None, cfg, schedule)  # type: ignore[arg-type]
+    checker = worker_checker(cfg, schedule)
     daemon = Daemon(checker, Jukebox(cfg, history), history, schedule).start()
     front = Tray(daemon, Actions(daemon, cfg.songs_root, None))
     thread = threading.Thread(target=front.run, name="tray-test")
