@@ -440,12 +440,13 @@ time.sleep(600)
     log = tmp_path / "cameras.log"
     try:
         wait_until(lambda: log.exists() and "open 0 live" in log.read_text(), what="camera")
+        time.sleep(1.0)  # the window under way, frames flowing
         tasks = Path(f"/proc/{daemon.pid}/task").glob("*/children")
         (worker,) = [int(pid) for task in tasks for pid in task.read_text().split()]
         daemon.kill()
         daemon.wait()
-        wait_until(lambda: "release 0" in log.read_text(), timeout=3, what="camera released")
-        wait_until(lambda: not Path(f"/proc/{worker}").exists(), timeout=3, what="worker gone")
+        wait_until(lambda: "release 0" in log.read_text(), timeout=5, what="camera released")
+        wait_until(lambda: not Path(f"/proc/{worker}").exists(), timeout=5, what="worker gone")
     finally:
         if daemon.poll() is None:
             daemon.kill()

@@ -82,13 +82,16 @@ class Camera:
         if self.is_file and not Path(self.source).is_file():
             raise CameraError(f"{describe_source(self.source)}: no such file")
         cap = self._opener(self.source)
-        if not cap.isOpened():
+        try:
+            if not cap.isOpened():
+                what = "not a readable video" if self.is_file else "missing, busy or not permitted"
+                raise CameraError(f"cannot open {describe_source(self.source)}: {what}")
+            if not self.is_file:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+        except BaseException:  # also a stop (SIGTERM) that lands while the device is set up
             cap.release()
-            what = "not a readable video" if self.is_file else "missing, busy or not permitted"
-            raise CameraError(f"cannot open {describe_source(self.source)}: {what}")
-        if not self.is_file:
-            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
-            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+            raise
         self._cap = cap
         log.debug("opened %s", describe_source(self.source))
         return self

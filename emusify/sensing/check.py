@@ -198,9 +198,7 @@ class WorkerChecker:
         finally:
             os.close(write_end)
         self.pid = proc.pid
-        relay = threading.Thread(
-            target=_relay_log, args=(proc.stderr,), name="worker", daemon=True
-        )
+        relay = threading.Thread(target=_relay_log, args=(proc.stderr,), name="worker", daemon=True)
         relay.start()
         try:
             assert proc.stdin is not None
