@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import shutil
 import types
 import typing
@@ -36,12 +37,17 @@ class ConfigError(EmusifyError):
         super().__init__(f"{source}: {len(problems)} problem(s) in the configuration:\n{lines}")
 
 
+#: The longest interval between mood checks (a day); longer ones overflow clocks and help no one.
+MAX_INTERVAL_MINUTES = 24 * 60
+
+
 def _check(predicate: typing.Callable[[Any], bool], allowed: str) -> dict[str, Any]:
-    return {"check": predicate, "allowed": allowed}
+    """A range check; NaN and infinities fail every check (they are never a sensible value)."""
 
+    def finite_and(x: Any) -> bool:
+        return (not isinstance(x, float) or math.isfinite(x)) and predicate(x)
 
-def _positive(x: float) -> bool:
-    return x > 0
+    return {"check": finite_and, "allowed": allowed}
 
 
 def _share(x: float) -> bool:
@@ -50,10 +56,6 @@ def _share(x: float) -> bool:
 
 def _unit(x: float) -> bool:
     return 0 <= x <= 1
-
-
-def _non_negative(x: float) -> bool:
-    return x >= 0
 
 
 def _non_empty(x: str) -> bool:
@@ -70,13 +72,22 @@ class CameraConfig:
             "a device index (0, 1, ...) or the path of a video file",
         ),
     )
-    width: int = field(default=640, metadata=_check(_positive, "a whole number > 0"))
-    height: int = field(default=480, metadata=_check(_positive, "a whole number > 0"))
+    width: int = field(
+        default=640, metadata=_check(lambda x: 0 < x <= 8192, "a whole number from 1 to 8192")
+    )
+    height: int = field(
+        default=480, metadata=_check(lambda x: 0 < x <= 8192, "a whole number from 1 to 8192")
+    )
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    interval_minutes: float = field(default=5.0, metadata=_check(_positive, "a number > 0"))
+    interval_minutes: float = field(
+        default=5.0,
+        metadata=_check(
+            lambda x: 0 < x <= MAX_INTERVAL_MINUTES, f"a number > 0 and <= {MAX_INTERVAL_MINUTES}"
+        ),
+    )
     window_seconds: float = field(
         default=20.0, metadata=_check(lambda x: 1 <= x <= 300, "a number from 1 to 300")
     )
@@ -88,7 +99,9 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class DecisionConfig:
-    min_face_frames: int = field(default=8, metadata=_check(_positive, "a whole number > 0"))
+    min_face_frames: int = field(
+        default=8, metadata=_check(lambda x: 0 < x <= 10_000, "a whole number from 1 to 10000")
+    )
     min_share: float = field(default=0.4, metadata=_check(_share, "a number > 0 and <= 1"))
 
 
@@ -110,7 +123,10 @@ class MusicConfig:
     response: dict[str, Literal["match", "lift"]] = field(default_factory=lambda: {"sad": "lift"})
     uplift_folder: str = field(default="happy", metadata=_check(_non_empty, "a folder name"))
     uplift_after_minutes: float = field(
-        default=15.0, metadata=_check(_non_negative, "a number >= 0")
+        default=15.0,
+        metadata=_check(
+            lambda x: 0 <= x <= MAX_INTERVAL_MINUTES, f"a number from 0 to {MAX_INTERVAL_MINUTES}"
+        ),
     )
     default_folder: str = field(default="calm", metadata=_check(_non_empty, "a folder name"))
     on_mood_change: Literal["after_track", "now"] = "after_track"
@@ -128,8 +144,13 @@ class TrayConfig:
 @dataclass(frozen=True)
 class LoggingConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
-    max_bytes: int = field(default=1_000_000, metadata=_check(_positive, "a whole number > 0"))
-    backups: int = field(default=3, metadata=_check(_non_negative, "a whole number >= 0"))
+    max_bytes: int = field(
+        default=1_000_000,
+        metadata=_check(lambda x: 1000 <= x <= 2**31, "a whole number from 1000 to 2147483648"),
+    )
+    backups: int = field(
+        default=3, metadata=_check(lambda x: 0 <= x <= 100, "a whole number from 0 to 100")
+    )
 
 
 @dataclass(frozen=True)
@@ -225,7 +246,10 @@ def _convert(value: Any, tp: Any, key: str, problems: list[str]) -> Any:
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a whole number too long for a float is out of every range
+            return math.inf
     if tp is str and isinstance(value, str):
         return value
     problems.append(f"{key}: {value!r} is not allowed; use {_type_name(tp)}")
@@ -303,9 +327,30 @@ def _check_map_keys(cfg: Config, data: dict[str, Any], problems: list[str]) -> N
             problems.append(f"music.{name}.{emotion}: unknown emotion{extra}")
 
 
+def schedule_problems(schedule: ScheduleConfig) -> list[str]:
+    """Checks across the schedule's keys (also after command-line overrides)."""
+    problems = []
+    interval = schedule.interval_minutes * 60
+    if schedule.window_seconds > interval:
+        problems.append(
+            f"schedule.window_seconds: {schedule.window_seconds:g} s is longer than the "
+            f"interval between checks ({interval:g} s), which would keep the camera open all "
+            "the time; use a window <= interval_minutes x 60"
+        )
+    return problems
+
+
 def _cross_checks(cfg: Config, data: dict[str, Any], problems: list[str]) -> None:
     """Checks across keys; only keys the user wrote are blamed, never a default."""
     _check_map_keys(cfg, data, problems)
+    problems.extend(schedule_problems(cfg.schedule))
+    frames = cfg.schedule.window_seconds * cfg.schedule.sample_fps
+    if cfg.decision.min_face_frames > frames:
+        problems.append(
+            f"decision.min_face_frames: {cfg.decision.min_face_frames} is more than a window "
+            f"has frames ({frames:g} = window_seconds x sample_fps), so no check could ever "
+            "decide; use a smaller number or a longer window"
+        )
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:
@@ -354,10 +399,17 @@ def to_yaml(cfg: Config) -> str:
 
 
 def with_overrides(cfg: Config, **sections: dict[str, Any]) -> Config:
-    """Return a copy with some section fields replaced (used by command-line overrides)."""
+    """Return a copy with some section fields replaced (used by command-line overrides).
+
+    The result is checked across keys like a file; raises ConfigError naming the problem.
+    """
     changes = {}
     for name, values in sections.items():
         values = {k: v for k, v in values.items() if v is not None}
         if values:
             changes[name] = replace(getattr(cfg, name), **values)
-    return replace(cfg, **changes)
+    out = replace(cfg, **changes)
+    problems = schedule_problems(out.schedule) if "schedule" in changes else []
+    if problems:
+        raise ConfigError("the command line", problems)
+    return out

@@ -76,7 +76,7 @@ def test_every_problem_is_reported_at_once_with_key_value_and_what_is_allowed():
     text = "\n".join(problems)
     assert "schedul: unknown key (did you mean 'schedule'?)" in text
     assert "camera.source: 1.5 is not allowed; use a device index" in text
-    assert "camera.width: -3 is not allowed; use a whole number > 0" in text
+    assert "camera.width: -3 is not allowed; use a whole number from 1 to 8192" in text
     assert "decision.min_share: 2 is not allowed; use a number > 0 and <= 1" in text
     assert "music.on_mood_change: 'immediately' is not allowed; use one of 'after_track'" in text
     assert "music.response.sad: 'lifts' is not allowed" in text and "did you mean 'lift'" in text
@@ -179,3 +179,61 @@ def test_config_show_prints_the_merged_configuration(tmp_path, before):
     assert shown["music"]["folders"] == {**MusicConfig().folders, "sad": "mellow"}
     assert parse_config(shown) == parse_config({"music": {"folders": {"sad": "mellow"}}})
     assert out.stderr == ""
+
+
+# --- ranges: nothing that would stall or overflow the schedule ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("interval_minutes", float("nan"), "a number > 0 and <= 1440"),
+        ("interval_minutes", float("inf"), "a number > 0 and <= 1440"),
+        ("interval_minutes", 1e10, "a number > 0 and <= 1440"),
+        ("interval_minutes", 10**400, "a number > 0 and <= 1440"),
+        ("window_seconds", float("nan"), "a number from 1 to 300"),
+        ("sample_fps", float("inf"), "a number > 0 and <= 30"),
+    ],
+)
+def test_nan_infinite_and_huge_schedule_values_are_refused_with_the_range(key, value, allowed):
+    with pytest.raises(ConfigError) as err:
+        parse_config({"schedule": {key: value}})
+    [problem] = err.value.problems
+    assert problem.startswith(f"schedule.{key}: ") and problem.endswith(f"use {allowed}")
+
+
+def test_nan_from_yaml_is_refused_with_every_other_problem(tmp_path):
+    bad = tmp_path / "nan.yaml"
+    bad.write_text(
+        "schedule:\n  interval_minutes: .nan\nmusic:\n  volume: .inf\n"
+        "  uplift_after_minutes: 1e10\n  fade_seconds: -.inf\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    keys = sorted(p.split(":")[0] for p in err.value.problems)
+    assert keys == [
+        "music.fade_seconds",
+        "music.uplift_after_minutes",
+        "music.volume",
+        "schedule.interval_minutes",
+    ]
+
+
+def test_a_window_longer_than_the_interval_is_refused():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"schedule": {"interval_minutes": 0.25, "window_seconds": 20}})
+    [problem] = err.value.problems
+    assert "schedule.window_seconds: 20 s is longer than the interval between checks (15 s)" in (
+        problem
+    )
+    assert parse_config({"schedule": {"interval_minutes": 0.25, "window_seconds": 15}})
+
+
+def test_a_face_frame_minimum_no_window_can_reach_is_refused():
+    with pytest.raises(ConfigError, match=r"decision.min_face_frames: 100 is more than a window"):
+        parse_config({"decision": {"min_face_frames": 100}})  # 20 s x 4 fps = 80 frames
+
+
+def test_overrides_are_checked_across_keys_too():
+    with pytest.raises(ConfigError, match=r"(?s)the command line.*longer than the interval"):
+        with_overrides(Config(), schedule={"interval_minutes": 0.1})

@@ -61,13 +61,14 @@ def blank_video(tmp_path: Path) -> Path:
 def make_config(
     songs: Path, source: int | str = str(HAPPY), min_share: float = 0.4, **schedule
 ) -> Config:
+    window = schedule.get("window_seconds", 8)
     return parse_config(
         {
             "camera": {"source": source},
             "decision": {"min_share": min_share},
             "schedule": {
-                "interval_minutes": 1 / 60,
-                "window_seconds": 8,
+                "interval_minutes": window / 60,  # back-to-back windows
+                "window_seconds": window,
                 "sample_fps": 4,
                 "check_at_start": True,
                 **schedule,

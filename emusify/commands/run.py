@@ -38,11 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
     """The command-line overrides, checked like the config keys they replace."""
-    from emusify.config import with_overrides
+    from emusify.config import MAX_INTERVAL_MINUTES, with_overrides
     from emusify.errors import EmusifyError
 
-    if args.interval is not None and args.interval <= 0:
-        raise EmusifyError(f"--interval {args.interval:g}: use a number of seconds > 0")
+    longest = MAX_INTERVAL_MINUTES * 60
+    if args.interval is not None and not 0 < args.interval <= longest:  # also refuses nan
+        raise EmusifyError(
+            f"--interval {args.interval:g}: use a number of seconds > 0 and <= {longest}"
+        )
     if args.window is not None and not 1 <= args.window <= 300:
         raise EmusifyError(f"--window {args.window:g}: use a number of seconds from 1 to 300")
     source: int | str | None = None
