@@ -8,8 +8,10 @@ imports its heavy dependencies (MediaPipe, pygame, TensorFlow) inside ``run``, s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
 
 from emusify import __version__
@@ -76,8 +78,20 @@ def main(argv: list[str] | None = None) -> int:
             level=logging.DEBUG if args.verbose else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 must not crash
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     try:
-        return int(args._module.run(args) or 0)
+        code = int(args._module.run(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`emusify ctl status | head -1`): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
     except EmusifyError as exc:
         print(f"emusify {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emusify.control import ControlClient
+    from emusify.control import ControlClient, finite
     from emusify.errors import EmusifyError
 
     if args.what and args.action not in ("pause", "resume"):
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     command = f"{args.action}-{args.what}" if args.what else args.action
     status = ControlClient().request(command)
     if args.json:
-        print(json.dumps(status, indent=2, sort_keys=True))
+        print(json.dumps(finite(status), indent=2, sort_keys=True, allow_nan=False))
     elif args.action == "status":
         print(format_status(status))
     else:
