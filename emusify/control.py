@@ -39,7 +39,7 @@ from typing import Any
 
 from emusify import paths
 from emusify.errors import EmusifyError
-from emusify.instance import ensure_private_dir
+from emusify.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class ControlServer:
     # --- life cycle -----------------------------------------------------------------------
 
     def start(self) -> ControlServer:
-        ensure_private_dir(self.path.parent)
+        private_dir(self.path.parent)
         # The caller holds the instance lock, so a socket file here is a stale leftover.
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

@@ -5,24 +5,40 @@ WAL mode lets a report read while the daemon writes, and every write is its own 
 transaction, so a crash loses at most the statement in flight. Rows are only ever added
 (a play's end is filled in once); ratings are kept as a log and the latest one counts.
 
+Nothing is dropped when the file cannot be written for a while: while another program holds
+it locked, the disk is full or the file turns out damaged, a write waits in memory (in order)
+and goes in with the next write that succeeds; ``problem`` says why, for the status, and the
+log says it once. A damaged file is set aside at the next start (``history.sqlite3.damaged-
+<time>`` beside it, never overwritten), the rows that can still be read are copied into a new
+file, and ``set_aside`` names the old one. The file is the user's only (0600 in a 0700 folder).
+
 Times are Unix seconds (``time.time()``), so SQLite's ``datetime(time, 'unixepoch')`` reads
 them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from emusify.errors import DataError
+from emusify.files import private_dir, private_file, tighten
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+#: How long one write waits for another program's lock before it is kept for later (ms).
+BUSY_TIMEOUT_MS = 2000
+#: Writes kept in memory at most while the file cannot be written (a day of checks and plays).
+MAX_PENDING = 10_000
+#: The files SQLite keeps beside the database; they belong to it and move with it.
+COMPANIONS = ("-wal", "-shm", "-journal")
 
 #: How a play ended. "stopped" covers pause-then-quit, a user stop and program exit.
 PLAY_ENDINGS = ("finished", "skipped", "mood_change", "stopped")
@@ -82,24 +98,40 @@ class PlayRow:
     ended_time: float | None
 
 
+@dataclass
+class _Pending:
+    """A write that could not be done yet; plays get a negative stand-in id until written."""
+
+    sql: str
+    params: list[Any]
+    token: int | None = None  #: the stand-in id of a pending play insert
+    refs: dict[int, int] = field(default_factory=dict)  #: param index -> stand-in play id
+
+
 class History:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        #: The damaged file this start set aside, if any.
+        self.set_aside: Path | None = None
+        self._problem: str | None = None
+        self._damaged = False
+        self._pending: list[_Pending] = []
+        self._tokens: dict[int, int] = {}  # stand-in id -> real id, once written
+        self._next_token = -1
+        private_dir(self.path.parent)
+        for suffix in ("", *COMPANIONS):
+            tighten(f"{self.path}{suffix}")
         try:
             self._db = self._connect()
         except sqlite3.OperationalError as exc:  # locked, read-only, no permission, ...
             raise DataError(f"{self.path}: cannot open the history database: {exc}") from None
         except sqlite3.DatabaseError as exc:
-            # Not a database, or damaged beyond opening: keep it aside, never overwrite it.
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-            self.path.rename(aside)
-            log.warning("History %s could not be read (%s); moved it to %s", self.path, exc, aside)
-            self._db = self._connect()
+            # Not a database, or damaged: keep it aside, never overwrite it.
+            self._set_aside(str(exc))
 
     def _connect(self) -> sqlite3.Connection:
+        private_file(self.path)  # born 0600; SQLite gives its -wal and -shm files the same mode
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -108,9 +140,13 @@ class History:
                     f"{self.path}: the history was written by a newer Emusify "
                     f"(schema {version}; this version reads up to {SCHEMA_VERSION})"
                 )
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=5000")
+            if version > 0:
+                check = db.execute("PRAGMA quick_check").fetchone()[0]
+                if check != "ok":
+                    raise sqlite3.DatabaseError(f"damaged: {check}")
             if version < SCHEMA_VERSION:
                 db.execute("BEGIN IMMEDIATE")
                 try:
@@ -125,6 +161,43 @@ class History:
             db.close()
             raise
         return db
+
+    def _set_aside(self, reason: str) -> None:
+        """Move the damaged file (and its WAL) beside, start a new one, copy what reads."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{n}")
+        for suffix in ("", *COMPANIONS):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                source.rename(f"{aside}{suffix}")
+        self.set_aside = aside
+        self._damaged = False
+        self._db = self._connect()
+        copied = _salvage(aside, self._db)
+        log.warning(
+            "History %s could not be read (%s); moved it to %s and started a new one "
+            "(%d rows copied over)",
+            self.path,
+            reason,
+            aside,
+            copied,
+        )
+
+    @property
+    def problem(self) -> str | None:
+        """Why writes wait in memory now (locked, disk full, damaged), or None."""
+        with self._lock:
+            return self._problem
+
+    @property
+    def pending(self) -> int:
+        """Writes waiting in memory for the file to take them."""
+        with self._lock:
+            return len(self._pending)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -166,11 +239,11 @@ class History:
     def end_play(self, play_id: int, ended: str, *, at: float | None = None) -> None:
         """Say how a play ended; a play's ending is written once and never changed."""
         _check_ending(ended)
-        with self._lock:
-            self._db.execute(
-                "UPDATE plays SET ended = ?, ended_time = ? WHERE id = ? AND ended IS NULL",
-                (ended, _now(at), play_id),
-            )
+        self._write(
+            "UPDATE plays SET ended = ?, ended_time = ? WHERE id = ? AND ended IS NULL",
+            [ended, _now(at), play_id],
+            refs={2: play_id} if play_id < 0 else {},
+        )
 
     def rate(self, path: str | Path, rating: int, *, at: float | None = None) -> None:
         """+1 like, -1 dislike; the latest rating of a path is the one that counts."""
@@ -182,9 +255,85 @@ class History:
         )
 
     def _insert(self, sql: str, params: tuple) -> int:
+        """The new row's id, or a negative stand-in while the write waits in memory."""
+        return self._write(sql, list(params), token=True)
+
+    def flush(self) -> bool:
+        """Try the waiting writes again; True when none are left."""
         with self._lock:
-            cur = self._db.execute(sql, params)
-            return int(cur.lastrowid or 0)
+            self._flush()
+            return not self._pending
+
+    def _write(
+        self, sql: str, params: list[Any], *, token: bool = False, refs: dict | None = None
+    ) -> int:
+        with self._lock:
+            if self._db is None:
+                raise DataError(f"{self.path}: the history is closed")
+            item = _Pending(sql, params, refs=dict(refs or {}))
+            if token:
+                item.token = self._next_token
+                self._next_token -= 1
+            if len(self._pending) >= MAX_PENDING:
+                log.error("History %s: %d writes wait; dropping the oldest", self.path, MAX_PENDING)
+                del self._pending[0]
+            self._pending.append(item)
+            last_id = self._flush()
+            if item in self._pending:
+                return item.token or 0
+            return self._tokens.pop(item.token, last_id) if item.token else last_id
+
+    def _flush(self) -> int:
+        """Write the waiting rows in order, in one transaction; keep them all on failure."""
+        if not self._pending:
+            return 0
+        written: dict[int, int] = {}
+        last_id = 0
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for item in self._pending:
+                    params = list(item.params)
+                    for index, stand_in in item.refs.items():
+                        params[index] = written.get(stand_in, self._tokens.get(stand_in, stand_in))
+                    cur = self._db.execute(item.sql, params)
+                    last_id = int(cur.lastrowid or 0)
+                    if item.token is not None:
+                        written[item.token] = last_id
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            self._note_problem(exc)
+            return 0
+        self._tokens.update(written)
+        if self._problem is not None:
+            log.warning(
+                "History %s can be written again: %d waiting writes went in",
+                self.path,
+                len(self._pending),
+            )
+            self._problem = None
+        self._pending.clear()
+        return last_id
+
+    def _note_problem(self, exc: sqlite3.Error) -> None:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            problem = "locked by another program; writes wait in memory"
+        elif "full" in text:
+            problem = "the disk is full; writes wait in memory"
+        elif isinstance(exc, sqlite3.OperationalError):
+            problem = f"cannot be written ({text}); writes wait in memory"
+        else:
+            problem = f"damaged ({text}); it will be set aside at the next start"
+            self._damaged = True
+        if problem != self._problem:
+            log.error("History %s: %s (%d waiting)", self.path, problem, len(self._pending))
+        self._problem = problem
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -216,16 +365,56 @@ class History:
         return [PlayRow(*row) for row in rows]
 
     def close(self) -> None:
+        """Write what waits (waiting longer for a lock than a single write does), then close."""
         with self._lock:
-            if self._db is not None:
+            if self._db is None:
+                return
+            if self._pending:
+                self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS * 5}")
+                self._flush()
+            if self._pending and self._damaged:
+                # Set the damaged file aside now rather than at the next start, so the
+                # waiting rows have a sound file to go into.
                 self._db.close()
-                self._db = None  # type: ignore[assignment]
+                self._set_aside(self._problem or "damaged")
+                self._flush()
+            if self._pending:
+                log.error(
+                    "History %s: %d writes could not be saved (%s)",
+                    self.path,
+                    len(self._pending),
+                    self._problem,
+                )
+            self._db.close()
+            self._db = None  # type: ignore[assignment]
 
     def __enter__(self) -> History:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _salvage(damaged: Path, into: sqlite3.Connection) -> int:
+    """Copy every row still readable from a damaged history; returns how many."""
+    copied = 0
+    try:
+        old = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        for table in ("windows", "plays", "ratings"):
+            try:
+                rows = old.execute(f"SELECT * FROM {table} ORDER BY id")
+                for row in rows:
+                    marks = ", ".join("?" * len(row))
+                    into.execute(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", row)
+                    copied += 1
+            except sqlite3.Error:
+                continue  # the rest of this table is on a damaged page
+    finally:
+        old.close()
+    return copied
 
 
 def _now(at: float | None) -> float:

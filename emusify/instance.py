@@ -17,6 +17,7 @@ from typing import IO
 
 from emusify import paths
 from emusify.errors import EmusifyError
+from emusify.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,6 @@ def lock_path() -> Path:
     return paths.runtime_dir() / LOCK_NAME
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create the runtime directory readable by this user only (it holds the control socket)."""
-    path.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
-        os.chmod(path, 0o700)
-    return path
-
-
 class InstanceLock:
     """Hold the per-user lock for as long as the daemon runs. Use as a context manager."""
 
@@ -61,7 +54,7 @@ class InstanceLock:
         return self._file is not None
 
     def acquire(self) -> InstanceLock:
-        ensure_private_dir(self.path.parent)
+        private_dir(self.path.parent)  # it holds the control socket too
         # "a+" never truncates: the pid of a running holder stays readable for the message.
         handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - kept open on purpose
         try:

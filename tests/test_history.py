@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -114,7 +117,7 @@ def test_an_unreadable_file_is_kept_aside_not_overwritten(db_path, caplog):
     with History(db_path) as h:
         h.record_window("mood", "happy", 1.0, 0.9, 5, 5)
         assert len(h.windows()) == 1
-    aside = list(db_path.parent.glob("history.sqlite3.corrupt-*"))
+    aside = list(db_path.parent.glob("history.sqlite3.damaged-*"))
     assert len(aside) == 1
     assert aside[0].read_bytes().startswith(b"this is not a database")
     assert "moved it to" in caplog.text
@@ -129,3 +132,94 @@ def test_a_history_from_a_newer_version_is_left_alone(db_path):
     with pytest.raises(DataError, match="written by a newer Emusify"):
         History(db_path)
     assert db_path.read_bytes() == before
+
+
+# --- robustness: locks waited for, damage set aside, nothing dropped, private files --------
+
+
+def test_the_history_is_readable_by_the_user_only(db_path):
+    db_path.parent.mkdir(parents=True)
+    db_path.parent.chmod(0o755)  # as an older version left it
+    with History(db_path) as h:
+        h.record_window("mood", "happy", 1.0, 0.9, 5, 5)
+        for suffix in ("", "-wal", "-shm"):
+            assert stat.S_IMODE(Path(f"{db_path}{suffix}").stat().st_mode) == 0o600, suffix
+    assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
+
+
+def test_an_old_world_readable_history_is_made_private(db_path):
+    History(db_path).close()
+    db_path.chmod(0o644)
+    History(db_path).close()
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+
+
+def test_while_another_program_holds_the_lock_writes_wait_and_nothing_is_dropped(db_path):
+    with History(db_path) as h:
+        h.record_window("mood", "happy", 1.0, 0.9, 5, 5, at=1.0)
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # e.g. a backup tool or an open sqlite3 shell
+        began = time.monotonic()
+        stand_in = h.record_play("/a.ogg", "happy", "happy", at=2.0)
+        assert time.monotonic() - began >= 1.5, "it waited for the lock first"
+        assert stand_in < 0 and h.pending == 1
+        assert "locked by another program" in h.problem
+        h.end_play(stand_in, "finished", at=3.0)
+        h.record_window("mood", "sad", 1.0, 0.9, 5, 5, at=4.0)
+        assert h.pending == 3
+        other.execute("COMMIT")
+        h.rate("/a.ogg", 1, at=5.0)  # the next write takes everything waiting with it
+        assert h.pending == 0 and h.problem is None
+        assert [w.emotion for w in h.windows()] == ["happy", "sad"]
+        [play] = h.plays()
+        assert (play.path, play.ended, play.ended_time) == ("/a.ogg", "finished", 3.0)
+        assert h.ratings() == {"/a.ogg": 1}
+
+
+def damage_the_windows_pages(db_path: Path, h: History) -> None:
+    """Overwrite the pages that hold the windows rows, under an open history."""
+    size = db_path.stat().st_size
+    with open(db_path, "r+b") as f:
+        f.seek(4096 * 9)
+        f.write(b"\xa5" * (size - 4096 * 9))
+    # Another program's write makes the open connection read the file again.
+    other = sqlite3.connect(db_path)
+    other.execute("INSERT INTO ratings (time, path, rating) VALUES (1, '/x.ogg', 1)")
+    other.commit()
+    other.close()
+
+
+def test_a_damaged_page_is_reported_once_and_the_file_set_aside_with_every_row(db_path, caplog):
+    with History(db_path) as h:
+        for i in range(500):
+            h.record_window("mood", "happy", 0.5, 0.5, i, 80, at=1000.0 + i)
+    h = History(db_path)
+    damage_the_windows_pages(db_path, h)
+    for i in range(3):
+        assert h.record_window("mood", "sad", 0.5, 0.5, i, 80, at=2000.0 + i) < 0
+    assert "damaged (database disk image is malformed)" in h.problem
+    assert caplog.text.count("database disk image is malformed") == 1, "said once, no traceback"
+    assert "Traceback" not in caplog.text
+    h.close()
+
+    [aside] = db_path.parent.glob("history.sqlite3.damaged-*[0-9]")
+    with History(db_path) as fresh:
+        times = [w.time for w in fresh.windows()]
+        assert fresh.ratings() == {"/x.ogg": 1}
+    assert times[-3:] == [2000.0, 2001.0, 2002.0], "the waiting rows were kept"
+    assert len(times) > 100, "the readable rows were copied over"
+    assert aside.stat().st_size > 0
+
+
+def test_a_damaged_file_found_at_start_is_set_aside_and_named(db_path):
+    with History(db_path) as h:
+        for i in range(500):
+            h.record_window("mood", "happy", 0.5, 0.5, i, 80, at=1000.0 + i)
+    with open(db_path, "r+b") as f:
+        f.seek(4096 * 9)
+        f.write(b"\xa5" * 4096 * 2)
+    before = db_path.read_bytes()
+    with History(db_path) as h:
+        assert h.set_aside is not None and h.set_aside.name.startswith("history.sqlite3.damaged-")
+        assert h.set_aside.read_bytes() == before, "never overwritten"
+        assert 0 < len(h.windows()) < 500
