@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 
 import pytest
@@ -67,3 +69,30 @@ def test_setting_up_twice_does_not_double_lines():
     path = logs.setup_logging(LoggingConfig())
     logging.getLogger("emusify.test").warning("once")
     assert path.read_text().count("once") == 1
+
+
+def test_the_log_and_its_rolled_files_are_readable_by_the_user_only(home):
+    old = home / "state" / "log" / "emusify.log"
+    old.parent.mkdir(parents=True)
+    old.write_text("from an older version\n")
+    old.chmod(0o644)
+    old.parent.chmod(0o755)
+    path = logs.setup_logging(LoggingConfig(max_bytes=2000, backups=2))
+    for i in range(200):
+        logging.getLogger("emusify.test").warning("line %03d %s", i, "x" * 40)
+    files = sorted(path.parent.iterdir())
+    assert [p.name for p in files] == ["emusify.log", "emusify.log.1", "emusify.log.2"]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+
+
+def test_a_path_that_is_not_utf8_is_logged_with_escapes(capsys):
+    path = logs.setup_logging(LoggingConfig())
+    name = os.fsdecode(b"/music/caf\xe9.mp3")  # Latin-1 bytes from an old disk
+    logging.getLogger("emusify.test").warning("cannot play %s", name)
+    for h in logging.getLogger().handlers:
+        h.flush()
+    assert "cannot play /music/caf\\udce9.mp3" in path.read_text()
+    err = capsys.readouterr().err
+    assert "cannot play /music/caf" in err and "Logging error" not in err
