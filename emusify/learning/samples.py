@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ import numpy as np
 
 from emusify import __version__, paths
 from emusify.errors import DataError
+from emusify.files import private_dir
 
 if TYPE_CHECKING:
     from emusify.learning.train import TrainingData
@@ -187,7 +189,7 @@ class SessionWriter:
         target = self._path or self._new_name()
         tmp = target.with_name(target.name + TMP_SUFFIX)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder)  # 0700 inside your data folder
             _write_npz(tmp, features, meta)
             if self._path is None:
                 target = _claim(tmp, target, self._new_name)
@@ -217,10 +219,19 @@ class SessionWriter:
 def _write_npz(tmp: Path, features: np.ndarray, meta: dict) -> None:
     # O_EXCL: never write into a file someone else (another session) has open.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, features=features, meta=np.array(json.dumps(meta)))
-        f.flush()
-        os.fsync(f.fileno())
+    # The archive is built in memory and written in one go: a zip writer on a full disk
+    # would fail again in ``ZipFile.__del__`` after the clear message.
+    data = io.BytesIO()
+    try:
+        np.savez(data, features=features, meta=np.array(json.dumps(meta)))
+        with os.fdopen(fd, "wb") as f:
+            fd = -1
+            f.write(data.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}

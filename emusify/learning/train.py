@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from emusify.errors import DataError, EmusifyError, ModelError
+from emusify.files import private_dir
 from emusify.sensing.classifier import LABELS_FILE, METRICS_FILE, MODEL_FILE
 from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION, features_from_faces, mirror_map
 from emusify.sensing.landmarks import EXTRACTOR_VERSION
@@ -320,7 +321,7 @@ def train_model(
     epochs_run = len(history.history["loss"])
     best_epoch = int(np.argmax(history.history["val_accuracy"])) + 1
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)  # 0700 when it is one of your models (your data folder)
     tflite_bytes = export_tflite(model, out_dir / MODEL_FILE)
     save_keras(model, out_dir / KERAS_FILE)
     (out_dir / LABELS_FILE).write_text(
