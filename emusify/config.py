@@ -353,6 +353,22 @@ def _cross_checks(cfg: Config, data: dict[str, Any], problems: list[str]) -> Non
         )
 
 
+def unmapped_labels_note(cfg: Config, labels: list[str]) -> str | None:
+    """A warning when the model can name moods that music.folders does not map, else None.
+
+    Those moods play the default folder; a user who trained a model with a new label (say
+    "calm") should hear why their folder is not used, without the program refusing to run.
+    """
+    missing = [label for label in labels if label not in cfg.music.folders]
+    if not missing:
+        return None
+    names = ", ".join(repr(label) for label in missing)
+    return (
+        f"the model's mood(s) {names} have no folder in music.folders; "
+        f"they play the default folder {cfg.music.default_folder!r}"
+    )
+
+
 def parse_config(data: Any, source: str = "<config>") -> Config:
     """Validate already-parsed YAML; raise ConfigError listing every problem."""
     problems: list[str] = []

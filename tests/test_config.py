@@ -237,3 +237,14 @@ def test_a_face_frame_minimum_no_window_can_reach_is_refused():
 def test_overrides_are_checked_across_keys_too():
     with pytest.raises(ConfigError, match=r"(?s)the command line.*longer than the interval"):
         with_overrides(Config(), schedule={"interval_minutes": 0.1})
+
+
+def test_model_labels_without_a_folder_are_named():
+    from emusify.config import unmapped_labels_note
+
+    assert unmapped_labels_note(Config(), list(EMOTIONS)) is None
+    note = unmapped_labels_note(Config(), ["happy", "calm", "bored"])
+    assert note == (
+        "the model's mood(s) 'calm', 'bored' have no folder in music.folders; "
+        "they play the default folder 'calm'"
+    )

@@ -8,7 +8,8 @@ A model folder (``models/<name>/``) holds::
     model.keras      the Keras weights, for fine-tuning only (not needed to run)
 
 Everything the model needs is checked when it loads, so a broken folder fails at start-up with
-the file named, never halfway through a window. This module imports LiteRT, never TensorFlow.
+the file named, never halfway through a window: also its answers, on a fixed reference input
+(damaged weights still load, then give NaN for every frame). This module imports LiteRT, never TensorFlow.
 """
 
 from __future__ import annotations
@@ -119,8 +120,7 @@ class EmotionModel:
                 f"{file}: the model gives {out_shape[-1]} outputs but {folder / LABELS_FILE} "
                 f"names {len(meta['labels'])} labels"
             )
-        log.debug("loaded model %s (%s)", folder, ", ".join(meta["labels"]))
-        return cls(
+        model = cls(
             folder=folder,
             labels=list(meta["labels"]),
             feature_version=int(meta["feature_version"]),
@@ -128,6 +128,38 @@ class EmotionModel:
             _input=inputs[0]["index"],
             _output=outputs[0]["index"],
             _batch=int(in_shape[0]),
+        )
+        model._check_reference(file)
+        log.debug("loaded model %s (%s)", folder, ", ".join(meta["labels"]))
+        return model
+
+    def _check_reference(self, file: Path) -> None:
+        """Damaged weights load fine and give NaN for every frame: refuse them here.
+
+        The reference input is a fixed batch (zeros and seeded normal vectors, about the scale
+        of real features); every row must be finite probabilities that sum to 1.
+        """
+        reference = np.vstack(
+            [
+                np.zeros((1, FEATURE_SIZE), np.float32),
+                np.random.default_rng(0).normal(size=(3, FEATURE_SIZE)).astype(np.float32),
+            ]
+        )
+        try:
+            probs = self.predict(reference)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{file}: the model fails on a reference input ({exc})") from None
+        if not np.all(np.isfinite(probs)):
+            problem = "values that are not numbers (NaN or infinite)"
+        elif np.any(probs < -1e-6) or np.any(probs > 1 + 1e-6):
+            problem = "values outside 0..1"
+        elif not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
+            problem = f"probabilities that sum to {float(probs.sum(axis=1)[0]):.3g}, not 1"
+        else:
+            return
+        raise ModelError(
+            f"{file}: the model gives {problem} for a reference input; its weights are "
+            "damaged or it does not end in softmax. Restore the file or retrain (emusify train)"
         )
 
     @property
