@@ -9,7 +9,8 @@ A model folder (``models/<name>/``) holds::
 
 Everything the model needs is checked when it loads, so a broken folder fails at start-up with
 the file named, never halfway through a window: also its answers, on a fixed reference input
-(damaged weights still load, then give NaN for every frame). This module imports LiteRT, never TensorFlow.
+(damaged weights still load, then give NaN for every frame). This module imports LiteRT,
+never TensorFlow.
 """
 
 from __future__ import annotations

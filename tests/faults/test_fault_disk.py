@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +15,13 @@ HAPPY = ASSETS / "happy_faces_2.mp4"  #: 40 frames, one face each
 
 def collect(out: Path, n: int, env_home: Path) -> subprocess.CompletedProcess:
     """``emusify collect`` as a user runs it, in its own process (stray output shows)."""
+    argv = ["collect", "happy", "--camera", str(HAPPY), "--samples", str(n), "--out", str(out)]
     return subprocess.run(
-        [sys.executable, "-m", "emusify.cli", "collect", "happy", "--camera", str(HAPPY)]
-        + ["--samples", str(n), "--out", str(out), "--headless", "--countdown", "0"],
+        [sys.executable, "-m", "emusify.cli", *argv, "--headless", "--countdown", "0"],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**__import__("os").environ, "EMUSIFY_HOME": str(env_home)},
+        env={**os.environ, "EMUSIFY_HOME": str(env_home)},
     )
 
 
