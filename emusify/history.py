@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -233,7 +234,7 @@ class History:
         return self._insert(
             "INSERT INTO plays (time, path, folder, emotion, ended, ended_time)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (_now(at), str(path), folder, emotion, ended, _now(at) if ended else None),
+            (_now(at), _path_value(path), folder, emotion, ended, _now(at) if ended else None),
         )
 
     def end_play(self, play_id: int, ended: str, *, at: float | None = None) -> None:
@@ -251,7 +252,7 @@ class History:
             raise ValueError(f"rating must be +1 or -1, not {rating!r}")
         self._insert(
             "INSERT INTO ratings (time, path, rating) VALUES (?, ?, ?)",
-            (_now(at), str(path), rating),
+            (_now(at), _path_value(path), rating),
         )
 
     def _insert(self, sql: str, params: tuple) -> int:
@@ -292,11 +293,18 @@ class History:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for item in self._pending:
+                for item in list(self._pending):
                     params = list(item.params)
                     for index, stand_in in item.refs.items():
                         params[index] = written.get(stand_in, self._tokens.get(stand_in, stand_in))
-                    cur = self._db.execute(item.sql, params)
+                    try:
+                        cur = self._db.execute(item.sql, params)
+                    except sqlite3.Error:
+                        raise
+                    except Exception as exc:  # a value SQLite cannot take: only this row is lost
+                        log.error("History %s: cannot store %r: %s", self.path, params, exc)
+                        self._pending.remove(item)
+                        continue
                     last_id = int(cur.lastrowid or 0)
                     if item.token is not None:
                         written[item.token] = last_id
@@ -344,7 +352,7 @@ class History:
                 "SELECT path, rating FROM ratings WHERE id IN"
                 " (SELECT MAX(id) FROM ratings GROUP BY path)"
             ).fetchall()
-        return {path: rating for path, rating in rows}
+        return {_path_text(path): rating for path, rating in rows}
 
     def windows(self, since: float = 0.0) -> list[WindowRow]:
         with self._lock:
@@ -362,7 +370,7 @@ class History:
                 " FROM plays WHERE time >= ? ORDER BY time, id",
                 (since,),
             ).fetchall()
-        return [PlayRow(*row) for row in rows]
+        return [PlayRow(r[0], r[1], _path_text(r[2]), *r[3:]) for r in rows]
 
     def close(self) -> None:
         """Write what waits (waiting longer for a lock than a single write does), then close."""
@@ -415,6 +423,20 @@ def _salvage(damaged: Path, into: sqlite3.Connection) -> int:
     finally:
         old.close()
     return copied
+
+
+def _path_value(path: str | Path) -> str | bytes:
+    """A file path as SQLite can keep it: text, or the raw bytes of a name that is not UTF-8."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+    return text
+
+
+def _path_text(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def _now(at: float | None) -> float:

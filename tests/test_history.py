@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 import threading
@@ -223,3 +224,13 @@ def test_a_damaged_file_found_at_start_is_set_aside_and_named(db_path):
         assert h.set_aside is not None and h.set_aside.name.startswith("history.sqlite3.damaged-")
         assert h.set_aside.read_bytes() == before, "never overwritten"
         assert 0 < len(h.windows()) < 500
+
+
+def test_a_path_that_is_not_utf8_is_kept_exactly(db_path):
+    name = os.fsdecode(b"/music/caf\xe9.mp3")
+    with History(db_path) as h:
+        h.end_play(h.record_play(name, "happy", "happy"), "finished")
+        h.rate(name, 1)
+    with History(db_path) as h:
+        assert h.plays()[0].path == name and h.ratings() == {name: 1}
+        assert h.pending == 0

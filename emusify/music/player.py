@@ -95,7 +95,8 @@ class Player:
         self._require_open()
         self.open()
         try:
-            pygame.mixer.music.load(os.fspath(path))
+            # Bytes: SDL cannot open a str path that is not valid UTF-8 (a foreign disk's name).
+            pygame.mixer.music.load(os.fsencode(path))
             pygame.mixer.music.play(fade_ms=_ms(fade_seconds), start=start)
         except pygame.error as exc:
             self.state, self.path = "stopped", None
