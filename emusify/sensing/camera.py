@@ -12,6 +12,7 @@ The device is released when the ``with`` block ends, also on error or interrupti
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class Camera:
             cap.release()
             raise
         self._cap = cap
+        sys.audit("emusify.camera.open", describe_source(self.source))  # for privacy checks
         log.debug("opened %s", describe_source(self.source))
         return self
 
@@ -100,6 +102,7 @@ class Camera:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+            sys.audit("emusify.camera.release", describe_source(self.source))
             log.debug("released %s", describe_source(self.source))
 
     def __enter__(self) -> Camera:

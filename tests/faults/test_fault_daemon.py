@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import emusify_cli
+from emusify_process import emusify_cli
 
 
 def test_a_missing_camera_is_shown_in_the_status_and_the_daemon_goes_on(start_daemon, tmp_path):
