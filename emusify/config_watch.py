@@ -70,6 +70,8 @@ class ConfigWatcher:
         self.current = current
         #: What is wrong with the file now (the last good configuration is in force), or None.
         self.error: str | None = None
+        #: The keys the last reload changed.
+        self.last_changes: list[str] = []
         self._adjust = adjust
         self._load = load
         self._clock = clock
@@ -100,6 +102,7 @@ class ConfigWatcher:
             return None
         log.info("Configuration %s changed: %s", self.path, ", ".join(keys))
         self.current = new
+        self.last_changes = keys
         return new
 
     def _fail(self, message: str) -> None:

@@ -35,6 +35,7 @@ from emusify.errors import CameraError, EmusifyError
 from emusify.sensing.check import CheckRequest, CheckResult, RecognitionFailed, WorkerChecker
 
 if TYPE_CHECKING:  # the daemon is given these; importing them here would load pygame
+    from emusify.config_watch import ConfigWatcher
     from emusify.history import History
     from emusify.music.jukebox import Jukebox
     from emusify.sensing.mood import MoodResult
@@ -43,6 +44,11 @@ log = logging.getLogger(__name__)
 
 #: The longest the scheduler sleeps: only a guard against a clock that jumps.
 MAX_SLEEP_SECONDS = 3600.0
+#: With a configuration file to watch, the scheduler looks at it at least this often (one
+#: ``stat``), and writes that wait in memory are retried; otherwise it sleeps as long as it can.
+SLOW_CHECK_SECONDS = 15.0
+#: Configuration keys a reload applies at once; the others need a restart.
+LIVE_KEYS = ("camera.", "schedule.", "decision.", "model", "music.volume")
 #: The longest fade-out on quit: SIGTERM must end the process within 3 s.
 SHUTDOWN_FADE_SECONDS = 1.0
 #: Commands the daemon accepts (the control socket and the tray send these).
@@ -127,6 +133,13 @@ class DaemonStatus:
     music: dict[str, Any]  #: the jukebox's status as a mapping
     pid: int
     version: str = __version__
+    #: What is wrong with the edited configuration file (the last good one is in force).
+    config_error: str | None = None
+    #: Why the history cannot be written now (writes wait in memory), or that a damaged one
+    #: was set aside at this start.
+    history_error: str | None = None
+    #: A warning about the model, e.g. moods it names that have no music folder.
+    model_note: str | None = None
 
     @property
     def track(self) -> str | None:
@@ -194,8 +207,12 @@ class Daemon:
         fade_seconds: float = SHUTDOWN_FADE_SECONDS,  # the music's fade; capped on quit
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        watcher: ConfigWatcher | None = None,
+        model_note: str | None = None,
     ):
         self.checker = checker
+        self.watcher = watcher
+        self.model_note = model_note
         self.fade_seconds = fade_seconds
         self.jukebox = jukebox
         self.history = history
@@ -226,6 +243,7 @@ class Daemon:
         self._camera_error: str | None = None
         self._recognition_error: str | None = None
         self._camera_open = False
+        self._next_slow_check = clock() + SLOW_CHECK_SECONDS
         self._status = self._snapshot()
 
     # --- public, thread-safe --------------------------------------------------------------
@@ -305,6 +323,7 @@ class Daemon:
                     self._camera_open = self._checking
                 if self._stop_requested:
                     break
+                self._slow_checks()
                 self._maybe_start_check()
                 if self._jukebox_due():
                     self._safe(self.jukebox.tick)
@@ -324,7 +343,51 @@ class Daemon:
         jukebox_due = self._safe(self.jukebox.next_due)
         if jukebox_due is not None:
             due.append(jukebox_due)
+        if self.watcher is not None or self.history.pending:
+            due.append(self._next_slow_check)
         return max(0.0, min(due) - now)
+
+    def _slow_checks(self) -> None:
+        """On every wake (and at least every SLOW_CHECK_SECONDS): the config file, the history."""
+        now = self._clock()
+        if self.watcher is not None:
+            new = self._safe(self.watcher.check)
+            if new is not None:
+                self._apply_config(new)
+        if now >= self._next_slow_check:
+            self._next_slow_check = now + SLOW_CHECK_SECONDS
+            if self.history.pending:
+                self._safe(self.history.flush)
+
+    def _apply_config(self, cfg: Config) -> None:
+        """A reloaded configuration: schedule, camera, decision, model and volume at once."""
+        assert self.watcher is not None
+        schedule = Schedule.from_config(cfg)
+        self.checker.request = dataclasses.replace(
+            self.checker.request,
+            source=cfg.camera_source,
+            width=cfg.camera.width,
+            height=cfg.camera.height,
+            fps=schedule.fps,
+            seconds=schedule.window,
+            model=str(cfg.model),
+            min_face_frames=cfg.decision.min_face_frames,
+            min_share=cfg.decision.min_share,
+        )
+        if schedule.interval != self.schedule.interval and self._next_check is not None:
+            # The next check moves to the new interval after the last one began.
+            began = self._next_check - self.schedule.interval
+            self._next_check = max(self._clock(), began + schedule.interval)
+        self.schedule = schedule
+        self.fade_seconds = cfg.music.fade_seconds
+        self._safe(self.jukebox.set_volume, cfg.music.volume)
+        later = [
+            key
+            for key in self.watcher.last_changes
+            if not any(key == k or (k.endswith(".") and key.startswith(k)) for k in LIVE_KEYS)
+        ]
+        if later:
+            log.warning("Restart Emusify to apply: %s", ", ".join(later))
 
     def _jukebox_due(self) -> bool:
         due = self._safe(self.jukebox.next_due)
@@ -510,7 +573,19 @@ class Daemon:
             camera_source=str(self.checker.source),
             music=_as_dict(self._safe(self.jukebox.status)),
             pid=os.getpid(),
+            config_error=self.watcher.error if self.watcher is not None else None,
+            history_error=self._history_note(),
+            model_note=self.model_note,
         )
+
+    def _history_note(self) -> str | None:
+        problem = self._safe(lambda: self.history.problem)
+        if problem:
+            return f"{self.history.path}: {problem}"
+        aside = getattr(self.history, "set_aside", None)
+        if aside is not None:
+            return f"the history was damaged; it was set aside as {aside} and a new one started"
+        return None
 
     def _publish(self) -> DaemonStatus:
         status = self._snapshot()

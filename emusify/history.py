@@ -260,9 +260,16 @@ class History:
         return self._write(sql, list(params), token=True)
 
     def flush(self) -> bool:
-        """Try the waiting writes again; True when none are left."""
+        """Try the waiting writes again, without waiting long for a lock; True when none are
+        left (the daemon calls it now and then while writes wait)."""
         with self._lock:
-            self._flush()
+            if self._db is None or not self._pending:
+                return not self._pending
+            self._db.execute("PRAGMA busy_timeout=100")
+            try:
+                self._flush()
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             return not self._pending
 
     def _write(

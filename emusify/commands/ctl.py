@@ -99,4 +99,12 @@ def format_status(s: dict[str, Any]) -> str:
         ("Audio", audio),
         ("Daemon", f"pid {s.get('pid')}, emusify {s.get('version')}"),
     ]
+    # Problems that need the user, shown only while they last.
+    for key, label in (
+        ("config_error", "Config"),
+        ("history_error", "History"),
+        ("model_note", "Model"),
+    ):
+        if s.get(key):
+            rows.append((label, str(s[key]).replace("\n", "\n" + " " * 12)))
     return "\n".join(f"{k + ':':<12}{v}" for k, v in rows)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from emusify.config import Config
+    from emusify.config_watch import ConfigWatcher
 
 HELP = "run Emusify: check the mood on a schedule and play music for it"
 
@@ -66,15 +67,20 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
 def run(args: argparse.Namespace) -> int:
     from emusify import logs
     from emusify.config import load_config
+    from emusify.config_watch import ConfigWatcher
     from emusify.instance import InstanceLock
 
     cfg = apply_overrides(load_config(args.config), args)
     log_file = logs.setup_logging(cfg.logging, verbose=args.verbose)
+    # An edit of the file while running takes effect; the command line stays on top.
+    watcher = ConfigWatcher(cfg, adjust=lambda new: apply_overrides(new, args))
     # The lock comes first: a second start is refused before it loads anything.
     with InstanceLock():
         log.info("Log file: %s; configuration: %s", log_file, cfg.path)
         _make_music_folder(cfg)
-        return _serve(cfg, use_tray=cfg.tray.enabled and not args.no_tray, log_file=log_file)
+        return _serve(
+            cfg, use_tray=cfg.tray.enabled and not args.no_tray, log_file=log_file, watcher=watcher
+        )
 
 
 def _make_music_folder(cfg: Config) -> None:
@@ -94,7 +100,9 @@ def _make_music_folder(cfg: Config) -> None:
     )
 
 
-def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
+def _serve(
+    cfg: Config, *, use_tray: bool, log_file: Path, watcher: ConfigWatcher | None = None
+) -> int:
     import os
     import signal
     import sys
@@ -103,6 +111,7 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
     os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
 
     from emusify import paths
+    from emusify.config import unmapped_labels_note
     from emusify.control import ControlServer
     from emusify.daemon import Daemon, Schedule, worker_checker
     from emusify.desktop.display import display_available
@@ -114,10 +123,20 @@ def _serve(cfg: Config, *, use_tray: bool, log_file: Path) -> int:
     # Each check runs in a worker process; this one never loads the camera, MediaPipe or the
     # model. A worker checks the model now, so a broken one stops us here with its reason.
     checker = worker_checker(cfg, schedule)
-    checker.probe()
+    model_note = unmapped_labels_note(cfg, list(checker.probe()))
+    if model_note:
+        log.warning("%s", model_note[0].upper() + model_note[1:])
     with History(paths.history_path()) as history:
         jukebox = Jukebox(cfg, history)
-        daemon = Daemon(checker, jukebox, history, schedule, fade_seconds=cfg.music.fade_seconds)
+        daemon = Daemon(
+            checker,
+            jukebox,
+            history,
+            schedule,
+            fade_seconds=cfg.music.fade_seconds,
+            watcher=watcher,
+            model_note=model_note,
+        )
 
         def on_signal(signum: int, _frame: object) -> None:
             log.info("Signal %s: shutting down", signal.Signals(signum).name)
