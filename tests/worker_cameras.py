@@ -9,6 +9,7 @@ test puts this folder on the worker's PYTHONPATH). Which camera each window gets
 * ``busy``        a webcam another program holds: it does not open
 * ``abort:N``     a webcam whose driver kills the process (SIGABRT) at the N-th frame
 * ``hang``        a webcam whose driver blocks forever in its first read
+* ``unplug:N``    a webcam (the happy faces, live) unplugged after N frames: nothing comes
 
 Every open and release is appended to the file ``EMUSIFY_TEST_CAMERA_LOG``, so a test can
 tell which window got which camera and that the worker released it.
@@ -91,6 +92,19 @@ class Aborting(Live):
         return super().read()
 
 
+class Unplugged(Live):
+    def __init__(self, inner: Any, window: int, after: int):
+        super().__init__(inner, window)
+        self.left = after
+
+    def read(self) -> tuple[bool, Any]:
+        self.left -= 1
+        if self.left < 0:
+            time.sleep(0.05)
+            return False, None
+        return super().read()
+
+
 def scripted(_source: int | str) -> Logged:
     log = _log_file()
     window = (
@@ -110,6 +124,8 @@ def scripted(_source: int | str) -> Logged:
     if kind == "abort":
         happy = Path(__file__).parent / "assets" / "happy_faces.mp4"
         return Aborting(cv2.VideoCapture(str(happy)), window, int(arg or 1))
+    if kind == "unplug":
+        return Unplugged(cv2.VideoCapture(str(HAPPY)), window, int(arg or 1))
     if kind == "hang":
         return Hanging(
             cv2.VideoCapture(arg or str(Path(__file__).parent / "assets" / "happy_faces.mp4")),
