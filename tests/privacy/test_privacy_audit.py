@@ -63,10 +63,18 @@ def audited(tmp_path_factory):
     return d, events(log)
 
 
-def test_the_hook_sees_every_process_of_the_daemon(audited):
+def workers(seen: list[dict]) -> set[int]:
+    """Pids of check workers (``python -m emusify.sensing.worker FD [--probe]``)."""
+    return {e["pid"] for e in seen if e["event"] == "start" and str(e["argv"][1]).isdigit()}
+
+
+def test_the_hook_runs_in_the_daemon_and_in_every_check_worker(audited):
     d, seen = audited
-    starts = [e for e in seen if e["event"] == "start"]
-    assert any(e["pid"] == d.proc.pid for e in starts)
+    starts = {e["pid"] for e in seen if e["event"] == "start"}
+    assert d.proc.pid in starts
+    assert len(workers(seen)) >= 4, "the model probe and a worker for each of three checks"
+    camera_pids = {e["pid"] for e in seen if e["event"].startswith("emusify.camera")}
+    assert camera_pids and camera_pids <= workers(seen), "the camera lives in workers only"
 
 
 def test_files_written_are_only_the_history_and_the_log(audited):
