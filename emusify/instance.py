@@ -56,7 +56,10 @@ class InstanceLock:
     def acquire(self) -> InstanceLock:
         private_dir(self.path.parent)  # it holds the control socket too
         # "a+" never truncates: the pid of a running holder stays readable for the message.
-        handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - kept open on purpose
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)  # also one an older version made 0644
+        handle = open(fd, "a+", encoding="ascii")  # noqa: SIM115 - kept open on purpose
         try:
             _lock(handle)
         except OSError:

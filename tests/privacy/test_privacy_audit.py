@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,17 @@ def test_collect_writes_only_its_sample_session_and_never_a_frame(tmp_path):
     assert not [e for e in seen if e["event"].startswith("socket")]
     camera = [e["event"] for e in seen if e["event"].startswith("emusify.camera")]
     assert camera == ["emusify.camera.open", "emusify.camera.release"]
+
+
+def test_everything_the_daemon_keeps_is_readable_by_the_user_only(audited):
+    d, _seen = audited
+    home = Path(d.env["EMUSIFY_HOME"])
+    kept = [p for p in home.rglob("*") if not p.is_symlink()]
+    assert d.history_path in kept and d.log_path in kept
+    loose = {
+        str(p.relative_to(home)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in kept
+        if stat.S_IMODE(p.stat().st_mode) & 0o077
+    }
+    assert loose == {}, "readable by others"
+    assert stat.S_IMODE(d.state.stat().st_mode) == 0o700
