@@ -3,8 +3,14 @@ Each time the daemon goes on, and every window reaches the file in the end."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
+
+from emusify.history import History
 
 
 def next_window(d, after: float | None) -> dict:
@@ -52,3 +58,34 @@ def test_a_history_locked_by_another_program_is_waited_for_and_nothing_is_droppe
     assert d.quit() == 0
     assert len(d.windows()) == 4
     assert "database is locked" not in d.log().split("locked by another program")[0]
+
+
+def test_kill_9_in_the_middle_of_history_writes_keeps_every_committed_row(tmp_path):
+    """A process writing windows as fast as it can is killed; the file opens clean (not set
+    aside) with every row it had reported written."""
+    db = tmp_path / "history.sqlite3"
+    code = (
+        "import sys\nfrom emusify.history import History\n"
+        f"h = History({str(db)!r})\n"
+        "i = 0\n"
+        "while True:\n"
+        "    i += 1\n"
+        "    h.record_window('mood', 'happy', 0.5, 0.5, i, 80)\n"
+        "    print(i, flush=True)\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    assert writer.stdout is not None
+    reported = 0
+    for line in writer.stdout:
+        reported = int(line)
+        if reported >= 300:
+            break
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    with History(db) as h:
+        assert h.set_aside is None, "not damaged"
+        rows = h.windows()
+    assert len(rows) >= reported
+    assert [r.face_frames for r in rows] == list(range(1, len(rows) + 1)), "in order, no gaps"
