@@ -304,14 +304,17 @@ def _signal(proc: subprocess.Popen[bytes], signum: int) -> None:
 
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:
-    """The worker is gone when a check ends, whatever happened."""
-    if proc.poll() is None:
-        _signal(proc, signal.SIGTERM)
+    """The worker is gone when a check ends, whatever happened: it exits by itself right after
+    its answer; one that does not is ended."""
+    for signum in (None, signal.SIGTERM, signal.SIGKILL):
+        if signum is not None:
+            _signal(proc, signum)
         try:
             proc.wait(timeout=STOP_SECONDS)
+            return
         except subprocess.TimeoutExpired:
-            _signal(proc, signal.SIGKILL)
-            proc.wait()
+            continue
+    proc.wait()
 
 
 def _describe_exit(returncode: int) -> str:
