@@ -10,7 +10,9 @@ outcome of that check (:class:`RecognitionFailed`), never the daemon's end.
 This module imports no vision library: the daemon imports it, and a test asserts that the
 daemon never loads cv2, MediaPipe, LiteRT or TensorFlow.
 
-The protocol: the request is one JSON line on the worker's stdin; the worker answers on a pipe
+The protocol: the request is one JSON line on the worker's stdin, which then stays open as a
+lifeline (its end, when the daemon dies or gives up, stops the worker); the worker answers on a
+pipe
 of its own (``pass_fds``, so no native library's chatter on stdout can corrupt it) with
 length-prefixed pickles (``{"kind": "opened"}``, then one ``result`` or ``error``). Its stderr,
 Python log records and native lines alike, is read line by line into the daemon's log.
@@ -204,13 +206,15 @@ class WorkerChecker:
             assert proc.stdin is not None
             try:
                 proc.stdin.write(json.dumps(asdict(self.request)).encode() + b"\n")
-                proc.stdin.close()
+                proc.stdin.flush()
             except OSError:
                 pass  # it died at once; its exit status says why
             deadline = started + seconds + self.grace_seconds
             return self._await_answer(proc, read_end, stop, started, deadline, on_camera_open)
         finally:
             os.close(read_end)
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # the lifeline: a worker still running stops now
             _reap(proc)
             relay.join(timeout=2.0)
             self.pid = None

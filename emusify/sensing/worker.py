@@ -14,11 +14,13 @@ pause or quit) and the daemon's death (Linux sends SIGTERM to an orphaned worker
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -34,6 +36,23 @@ class _Stopped(BaseException):
 
 def _on_sigterm(_signum: int, _frame: object) -> None:
     raise _Stopped
+
+
+_answered = threading.Event()
+
+
+def _answer(out: IO[bytes], message: dict[str, Any]) -> None:
+    """The last message: from here on, the daemon closing our stdin is no reason to stop."""
+    _answered.set()
+    write_message(out, message)
+
+
+def _watch_lifeline() -> None:
+    """The daemon keeps our stdin open while it waits; its end means nobody waits any more."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdin.buffer.read()
+    if not _answered.is_set():
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _die_with_parent() -> None:
@@ -80,7 +99,7 @@ def _load_model(name: str) -> Any:
 def probe(request: CheckRequest, out: IO[bytes]) -> None:
     """Load and check the model; answer with its labels."""
     model = _load_model(request.model)
-    write_message(
+    _answer(
         out, {"kind": "result", "labels": list(model.labels), "total_frames": 0, **_empty(model)}
     )
 
@@ -147,7 +166,7 @@ def observe(request: CheckRequest, out: IO[bytes]) -> None:
         "features": np.stack(features) if features else _empty(model)["features"],
         "timings": {"load_seconds": loaded, "analyse_seconds": analyse},
     }
-    write_message(out, message)
+    _answer(out, message)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with out:
         try:
-            request = CheckRequest(**json.loads(sys.stdin.readline()))
+            request = CheckRequest(**json.loads(sys.stdin.buffer.readline()))
+            threading.Thread(target=_watch_lifeline, name="lifeline", daemon=True).start()
             if "--probe" in argv:
                 probe(request, out)
             else:
@@ -170,12 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             log.debug("window stopped (camera released)")
             return 0
         except CameraError as exc:
-            write_message(out, {"kind": "error", "camera": True, "message": str(exc)})
+            _answer(out, {"kind": "error", "camera": True, "message": str(exc)})
         except EmusifyError as exc:
-            write_message(out, {"kind": "error", "camera": False, "message": str(exc)})
+            _answer(out, {"kind": "error", "camera": False, "message": str(exc)})
         except Exception as exc:
             log.exception("the mood check failed")
-            write_message(
+            _answer(
                 out, {"kind": "error", "camera": False, "message": f"recognition failed: {exc}"}
             )
     return 0
