@@ -1,9 +1,15 @@
-"""What happened, kept in one SQLite file: mood checks, plays and ratings.
+"""What happened, kept in one SQLite file: mood checks, plays, ratings and the listener's say.
 
 The file is opened once per process and shared by the daemon's threads behind one lock.
 WAL mode lets a report read while the daemon writes, and every write is its own committed
 transaction, so a crash loses at most the statement in flight. Rows are only ever added
-(a play's end is filled in once); ratings are kept as a log and the latest one counts.
+(a play's end is filled in once); ratings are kept as a log and the latest one counts, per
+mood: a rating is given in a mood and counts for that mood. ``clear()`` (``emusify history
+--clear``, after confirmation) is the only thing that deletes rows.
+
+The schema is versioned (``PRAGMA user_version``): ``_MIGRATIONS[n]`` takes a file from
+version n to n + 1, all missing steps run in one transaction, and a step only ever adds
+tables or columns, so an older file keeps every row it had.
 
 Nothing is dropped when the file cannot be written for a while: while another program holds
 it locked, the disk is full or the file turns out damaged, a write waits in memory (in order)
@@ -33,7 +39,6 @@ from emusify.files import private_dir, private_file, tighten
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 #: How long one write waits for another program's lock before it is kept for later (ms).
 BUSY_TIMEOUT_MS = 2000
 #: Writes kept in memory at most while the file cannot be written (a day of checks and plays).
@@ -44,7 +49,9 @@ COMPANIONS = ("-wal", "-shm", "-journal")
 #: How a play ended. "stopped" covers pause-then-quit, a user stop and program exit.
 PLAY_ENDINGS = ("finished", "skipped", "mood_change", "stopped")
 
-_SCHEMA = """
+_MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: mood checks, plays and ratings.
+    """
 CREATE TABLE IF NOT EXISTS windows (
     id INTEGER PRIMARY KEY,
     time REAL NOT NULL,
@@ -73,7 +80,33 @@ CREATE TABLE IF NOT EXISTS ratings (
     rating INTEGER NOT NULL CHECK (rating IN (-1, 1))
 );
 CREATE INDEX IF NOT EXISTS ratings_path ON ratings(path);
-"""
+""",
+    # 1 -> 2: the listener's say. A rating remembers the mood it was given in (NULL for
+    # ratings from version 1, which count in every mood); a mood set by hand, and a correction
+    # (a mood set by hand shortly after a check read another one).
+    """
+ALTER TABLE ratings ADD COLUMN emotion TEXT;
+CREATE TABLE IF NOT EXISTS moods_set (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    emotion TEXT,
+    until REAL
+);
+CREATE INDEX IF NOT EXISTS moods_set_time ON moods_set(time);
+CREATE TABLE IF NOT EXISTS corrections (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    window_id INTEGER,
+    read TEXT NOT NULL,
+    emotion TEXT NOT NULL,
+    sample_file TEXT
+);
+CREATE INDEX IF NOT EXISTS corrections_time ON corrections(time);
+""",
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+#: Every table, in the order a damaged file's rows are copied and ``clear()`` empties them.
+TABLES = ("windows", "plays", "ratings", "moods_set", "corrections")
 
 
 @dataclass(frozen=True)
@@ -85,6 +118,8 @@ class WindowRow:
     confidence: float | None
     face_frames: int
     total_frames: int
+    #: The row's id (what a correction refers to); not compared, so rows compare by content.
+    id: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -97,6 +132,36 @@ class PlayRow:
     #: One of PLAY_ENDINGS, or None while playing (or if the program died during the track).
     ended: str | None
     ended_time: float | None
+
+
+@dataclass(frozen=True)
+class RatingRow:
+    time: float
+    path: str
+    rating: int  #: +1 like, -1 dislike
+    #: The mood the rating was given in; None for ratings older than per-mood ratings.
+    emotion: str | None
+
+
+@dataclass(frozen=True)
+class MoodSetRow:
+    """The listener set the mood by hand (``emotion``), or gave it back to the checks (None)."""
+
+    time: float
+    emotion: str | None
+    until: float | None  #: when the hand-set mood stops holding
+
+
+@dataclass(frozen=True)
+class CorrectionRow:
+    """A check read ``read``; shortly after, the listener said it was ``emotion``."""
+
+    time: float
+    window_id: int | None
+    read: str
+    emotion: str
+    #: The labelled sample session kept from the check (learning on), else None.
+    sample_file: str | None
 
 
 @dataclass
@@ -151,8 +216,9 @@ class History:
             if version < SCHEMA_VERSION:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        db.execute(statement)
+                    for step in _MIGRATIONS[version:]:
+                        for statement in filter(str.strip, step.split(";")):
+                            db.execute(statement)
                     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                     db.execute("COMMIT")
                 except BaseException:
@@ -246,14 +312,70 @@ class History:
             refs={2: play_id} if play_id < 0 else {},
         )
 
-    def rate(self, path: str | Path, rating: int, *, at: float | None = None) -> None:
-        """+1 like, -1 dislike; the latest rating of a path is the one that counts."""
+    def rate(
+        self,
+        path: str | Path,
+        rating: int,
+        *,
+        emotion: str | None = None,
+        at: float | None = None,
+    ) -> None:
+        """+1 like, -1 dislike, given in mood ``emotion``; per mood, the latest one counts."""
         if rating not in (1, -1):
             raise ValueError(f"rating must be +1 or -1, not {rating!r}")
         self._insert(
-            "INSERT INTO ratings (time, path, rating) VALUES (?, ?, ?)",
-            (_now(at), _path_value(path), rating),
+            "INSERT INTO ratings (time, path, rating, emotion) VALUES (?, ?, ?, ?)",
+            (_now(at), _path_value(path), rating, emotion),
         )
+
+    def record_mood_set(
+        self, emotion: str | None, until: float | None, *, at: float | None = None
+    ) -> int:
+        """The listener set the mood by hand until ``until``, or (None) gave it back."""
+        return self._insert(
+            "INSERT INTO moods_set (time, emotion, until) VALUES (?, ?, ?)",
+            (_now(at), emotion, until),
+        )
+
+    def record_correction(
+        self,
+        window_id: int | None,
+        read: str,
+        emotion: str,
+        sample_file: str | Path | None = None,
+        *,
+        at: float | None = None,
+    ) -> int:
+        """A check (``window_id``) read ``read``; the listener said ``emotion``."""
+        sample = None if sample_file is None else _path_value(sample_file)
+        return self._write(
+            "INSERT INTO corrections (time, window_id, read, emotion, sample_file)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [_now(at), window_id, read, emotion, sample],
+            token=True,
+            # A check still waiting in memory has a stand-in id: refer to it until written.
+            refs={1: window_id} if window_id is not None and window_id < 0 else {},
+        )
+
+    def clear(self) -> None:
+        """Delete every row, also those waiting in memory (the listener asked, after
+        confirmation); the schema stays."""
+        with self._lock:
+            if self._db is None:
+                raise DataError(f"{self.path}: the history is closed")
+            self._pending.clear()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in TABLES:
+                    self._db.execute(f"DELETE FROM {table}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:  # the deleted rows leave the file too, not just the tables
+                self._db.execute("VACUUM")
+            except sqlite3.OperationalError as exc:  # another process is reading right now
+                log.info("History cleared; the file shrinks at a later clear (%s)", exc)
 
     def _insert(self, sql: str, params: tuple) -> int:
         """The new row's id, or a negative stand-in while the write waits in memory."""
@@ -361,14 +483,45 @@ class History:
             ).fetchall()
         return {_path_text(path): rating for path, rating in rows}
 
-    def windows(self, since: float = 0.0) -> list[WindowRow]:
+    def ratings_by_mood(self) -> dict[str | None, dict[str, int]]:
+        """Mood -> the latest rating of every path rated in it (None: given in no mood)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT time, outcome, emotion, share, confidence, face_frames, total_frames"
-                " FROM windows WHERE time >= ? ORDER BY time, id",
-                (since,),
+                "SELECT emotion, path, rating FROM ratings WHERE id IN"
+                " (SELECT MAX(id) FROM ratings GROUP BY emotion, path) ORDER BY id"
             ).fetchall()
+        out: dict[str | None, dict[str, int]] = {}
+        for emotion, path, rating in rows:
+            out.setdefault(emotion, {})[_path_text(path)] = rating
+        return out
+
+    def rating_rows(self, since: float = 0.0) -> list[RatingRow]:
+        rows = self._select("SELECT time, path, rating, emotion FROM ratings", since)
+        return [RatingRow(r[0], _path_text(r[1]), *r[2:]) for r in rows]
+
+    def moods_set(self, since: float = 0.0) -> list[MoodSetRow]:
+        rows = self._select("SELECT time, emotion, until FROM moods_set", since)
+        return [MoodSetRow(*r) for r in rows]
+
+    def corrections(self, since: float = 0.0) -> list[CorrectionRow]:
+        rows = self._select(
+            "SELECT time, window_id, read, emotion, sample_file FROM corrections", since
+        )
+        return [CorrectionRow(*r[:4], None if r[4] is None else _path_text(r[4])) for r in rows]
+
+    def windows(self, since: float = 0.0) -> list[WindowRow]:
+        rows = self._select(
+            "SELECT time, outcome, emotion, share, confidence, face_frames, total_frames, id"
+            " FROM windows",
+            since,
+        )
         return [WindowRow(*row) for row in rows]
+
+    def _select(self, select: str, since: float) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(
+                f"{select} WHERE time >= ? ORDER BY time, id", (since,)
+            ).fetchall()
 
     def plays(self, since: float = 0.0) -> list[PlayRow]:
         with self._lock:
@@ -418,12 +571,16 @@ def _salvage(damaged: Path, into: sqlite3.Connection) -> int:
     except sqlite3.Error:
         return 0
     try:
-        for table in ("windows", "plays", "ratings"):
+        for table in TABLES:
             try:
-                rows = old.execute(f"SELECT * FROM {table} ORDER BY id")
+                # By name: a damaged file of an older schema has fewer columns.
+                names = [r[1] for r in old.execute(f"PRAGMA table_info({table})")]
+                if not names:
+                    continue
+                columns, marks = ", ".join(names), ", ".join("?" * len(names))
+                rows = old.execute(f"SELECT {columns} FROM {table} ORDER BY id")
                 for row in rows:
-                    marks = ", ".join("?" * len(row))
-                    into.execute(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", row)
+                    into.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", row)
                     copied += 1
             except sqlite3.Error:
                 continue  # the rest of this table is on a damaged page

@@ -13,7 +13,14 @@ import pytest
 
 from emusify import paths
 from emusify.errors import DataError
-from emusify.history import SCHEMA_VERSION, History, PlayRow, WindowRow
+from emusify.history import (
+    SCHEMA_VERSION,
+    CorrectionRow,
+    History,
+    MoodSetRow,
+    PlayRow,
+    WindowRow,
+)
 
 
 @pytest.fixture
@@ -177,12 +184,22 @@ def test_while_another_program_holds_the_lock_writes_wait_and_nothing_is_dropped
         assert h.ratings() == {"/a.ogg": 1}
 
 
+def first_rows_page(db_path: Path) -> int:
+    """The file offset two pages past the last table's or index's root page: the windows rows
+    on the pages before it stay readable, whatever tables the schema has."""
+    raw = sqlite3.connect(db_path)
+    last_root = raw.execute("SELECT MAX(rootpage) FROM sqlite_master").fetchone()[0]
+    raw.close()
+    return 4096 * (last_root + 2)
+
+
 def damage_the_windows_pages(db_path: Path, h: History) -> None:
     """Overwrite the pages that hold the windows rows, under an open history."""
     size = db_path.stat().st_size
+    start = first_rows_page(db_path)
     with open(db_path, "r+b") as f:
-        f.seek(4096 * 9)
-        f.write(b"\xa5" * (size - 4096 * 9))
+        f.seek(start)
+        f.write(b"\xa5" * (size - start))
     # Another program's write makes the open connection read the file again.
     other = sqlite3.connect(db_path)
     other.execute("INSERT INTO ratings (time, path, rating) VALUES (1, '/x.ogg', 1)")
@@ -216,8 +233,9 @@ def test_a_damaged_file_found_at_start_is_set_aside_and_named(db_path):
     with History(db_path) as h:
         for i in range(500):
             h.record_window("mood", "happy", 0.5, 0.5, i, 80, at=1000.0 + i)
+    start = first_rows_page(db_path)
     with open(db_path, "r+b") as f:
-        f.seek(4096 * 9)
+        f.seek(start)
         f.write(b"\xa5" * 4096 * 2)
     before = db_path.read_bytes()
     with History(db_path) as h:
@@ -234,3 +252,96 @@ def test_a_path_that_is_not_utf8_is_kept_exactly(db_path):
     with History(db_path) as h:
         assert h.plays()[0].path == name and h.ratings() == {name: 1}
         assert h.pending == 0
+
+
+def test_a_version_1_file_is_migrated_in_place_and_keeps_every_row(db_path):
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path)
+    from emusify.history import _MIGRATIONS
+
+    raw.executescript(_MIGRATIONS[0])
+    raw.execute("INSERT INTO windows VALUES (1, 100.0, 'mood', 'sad', 0.6, 0.7, 50, 80)")
+    raw.execute("INSERT INTO plays VALUES (1, 101.0, '/s/a.ogg', 'sad', 'sad', 'finished', 130)")
+    raw.execute("INSERT INTO ratings VALUES (1, 120.0, '/s/a.ogg', 1)")
+    raw.execute("PRAGMA user_version=1")
+    raw.commit()
+    raw.close()
+    with History(db_path) as h:
+        assert h.windows() == [WindowRow(100.0, "mood", "sad", 0.6, 0.7, 50, 80)]
+        assert h.plays()[0].ended == "finished"
+        # a rating from before per-mood ratings counts in every mood
+        assert h.ratings_by_mood() == {None: {"/s/a.ogg": 1}}
+        h.rate("/s/a.ogg", -1, emotion="happy", at=200.0)
+        h.record_correction(h.windows()[0].id, "sad", "happy", at=201.0)
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert raw.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == 2
+
+
+def test_ratings_count_per_mood_and_the_latest_in_each_mood_wins(db_path):
+    with History(db_path) as h:
+        h.rate("/a.ogg", 1, emotion="sad", at=1.0)
+        h.rate("/a.ogg", -1, emotion="happy", at=2.0)
+        h.rate("/b.ogg", 1, emotion="sad", at=3.0)
+        h.rate("/b.ogg", -1, emotion="sad", at=4.0)
+        assert h.ratings_by_mood() == {"sad": {"/a.ogg": 1, "/b.ogg": -1}, "happy": {"/a.ogg": -1}}
+        assert [(r.path, r.rating, r.emotion) for r in h.rating_rows(since=2.0)] == [
+            ("/a.ogg", -1, "happy"),
+            ("/b.ogg", 1, "sad"),
+            ("/b.ogg", -1, "sad"),
+        ]
+
+
+def test_moods_set_by_hand_and_corrections_are_kept(db_path):
+    with History(db_path) as h:
+        window = h.record_window("mood", "happy", 0.8, 0.9, 30, 32, at=10.0)
+        h.record_mood_set("sad", 3610.0, at=10.0)
+        h.record_correction(window, "happy", "sad", "/samples/sad/x.npz", at=10.0)
+        h.record_mood_set(None, None, at=20.0)
+    with History(db_path) as h:
+        assert h.moods_set() == [MoodSetRow(10.0, "sad", 3610.0), MoodSetRow(20.0, None, None)]
+        assert h.corrections() == [
+            CorrectionRow(10.0, window, "happy", "sad", "/samples/sad/x.npz")
+        ]
+        assert h.windows()[0].id == window
+
+
+def test_clear_deletes_every_row_and_the_file_stays_usable(db_path):
+    with History(db_path) as h:
+        h.record_window("mood", "happy", 0.8, 0.9, 30, 32)
+        h.end_play(h.record_play("/a.ogg", "happy", "happy"), "finished")
+        h.rate("/a.ogg", 1, emotion="happy")
+        h.record_mood_set("sad", None)
+        h.record_correction(None, "happy", "sad")
+        h.clear()
+        assert not (h.windows() or h.plays() or h.rating_rows() or h.moods_set())
+        assert h.corrections() == []
+        h.record_window("mood", "sad", 0.8, 0.9, 30, 32)
+    with History(db_path) as h:
+        assert len(h.windows()) == 1
+
+
+def test_a_damaged_version_1_file_gives_its_ratings_to_the_new_schema(db_path):
+    from emusify.history import _MIGRATIONS
+
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path)
+    raw.executescript(_MIGRATIONS[0])
+    raw.execute("INSERT INTO ratings VALUES (1, 5.0, '/a.ogg', 1)")
+    for i in range(500):
+        raw.execute(
+            "INSERT INTO windows (time, outcome, emotion, share, confidence, face_frames,"
+            " total_frames) VALUES (?, 'mood', 'happy', 0.5, 0.5, ?, 80)",
+            (1000.0 + i, i),
+        )
+    raw.execute("PRAGMA user_version=1")
+    raw.commit()
+    raw.close()
+    start = first_rows_page(db_path)
+    with open(db_path, "r+b") as f:
+        f.seek(start)
+        f.write(b"\xa5" * 4096 * 2)
+    with History(db_path) as h:
+        assert h.set_aside is not None
+        assert h.ratings_by_mood() == {None: {"/a.ogg": 1}}, "copied by column name"
+        assert 0 < len(h.windows()) < 500
