@@ -1,4 +1,7 @@
-"""Which track next: a shuffle without repeats, nudged by likes and dislikes.
+"""Which track next: a shuffle without repeats, nudged by likes and dislikes of the mood.
+
+A rating counts for the mood it was given in: a track liked while sad is drawn more readily
+while sad, and not while happy (``ratings_for`` picks a mood's ratings).
 
 Each folder is played in rounds. Within a round no track repeats; a round ends when every
 track in it has played. Ratings change both who joins a round and the order:
@@ -20,6 +23,18 @@ from pathlib import Path
 LIKE_WEIGHT = 3.0
 DISLIKE_WEIGHT = 0.3
 DISLIKE_JOIN = 0.35
+
+
+#: Ratings by the mood they were given in; None holds ratings given in no known mood.
+MoodRatings = Mapping[str | None, Mapping[str, int]]
+
+
+def ratings_for(mood: str | None, by_mood: MoodRatings) -> dict[str, int]:
+    """The ratings that count in ``mood``: its own, over those given in no known mood."""
+    out = dict(by_mood.get(None, {}))
+    if mood is not None:
+        out.update(by_mood.get(mood, {}))
+    return out
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import TypeVar
 from emusify.config import Config
 from emusify.errors import AudioError
 from emusify.history import History
-from emusify.music.chooser import Chooser
+from emusify.music.chooser import Chooser, ratings_for
 from emusify.music.library import Library, Track
 from emusify.music.player import Player, UnplayableTrack
 from emusify.music.policy import FolderChoice, MoodPolicy, with_fallback
@@ -83,7 +83,10 @@ class Jukebox:
         self._chooser = chooser or Chooser()
         self._player = Player()
         self._player.set_volume(config.music.volume)
-        self._ratings: dict[str, int] = self._safely(history.ratings) or {}
+        #: Mood -> path -> rating: a like or dislike counts for the mood it was given in.
+        self._ratings: dict[str | None, dict[str, int]] = (
+            self._safely(history.ratings_by_mood) or {}
+        )
         wanted = {*self._music.folders.values(), self._music.uplift_folder}
         for folder in sorted(wanted | {self._music.default_folder}):
             self._library.tracks(folder)  # scan now, so the first mood starts at once
@@ -364,7 +367,7 @@ class Jukebox:
             if folder is None:
                 return
             tracks = {t.path: t for t in self._library.tracks(folder)}
-            path = self._chooser.choose(folder, list(tracks), self._ratings)
+            path = self._chooser.choose(folder, list(tracks), self.ratings_for(self._mood()))
             if path is None:
                 self._set_note(f"the only track in folder {folder!r} is disliked")
                 return
@@ -378,9 +381,8 @@ class Jukebox:
                 return
             self._track = tracks[path]
             self._started = time.monotonic()
-            emotion = self._choice.emotion if self._choice else None
             log.info("Playing %s from %r", self._track.describe(), folder)
-            self._play_id = self._safely(self._history.record_play, path, folder, emotion)
+            self._play_id = self._safely(self._history.record_play, path, folder, self._mood())
             return
 
     def _check_not_empty(self, track: Track) -> None:
@@ -402,15 +404,28 @@ class Jukebox:
             if self._track is None:
                 log.info("Nothing is playing, so there is nothing to rate")
                 return
-            path = str(self._track.path)
-            self._ratings[path] = rating
-            self._safely(self._history.rate, path, rating)
-            log.info("%s %s", "Liked" if rating > 0 else "Disliked", self._track.describe())
+            path, mood = str(self._track.path), self._mood()
+            self._ratings.setdefault(mood, {})[path] = rating
+            self._safely(self._history.rate, path, rating, emotion=mood)
+            log.info(
+                "%s %s (counts when %s)",
+                "Liked" if rating > 0 else "Disliked",
+                self._track.describe(),
+                mood or "no mood is known",
+            )
 
-    def _safely(self, call: Callable[..., T], *args: object) -> T | None:
+    def ratings_for(self, mood: str | None) -> dict[str, int]:
+        """The ratings the chooser uses in ``mood``."""
+        with self._lock:
+            return ratings_for(mood, self._ratings)
+
+    def _mood(self) -> str | None:
+        return self._choice.emotion if self._choice else None
+
+    def _safely(self, call: Callable[..., T], *args: object, **kwargs: object) -> T | None:
         """Run a history call; a failing database is logged and never stops the music."""
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         except sqlite3.Error as exc:
             log.error("History %s: %s failed: %s", self._history.path, call.__name__, exc)
             return None

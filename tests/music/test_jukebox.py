@@ -338,3 +338,40 @@ def test_a_file_without_real_audio_is_not_restarted_over_and_over(
     assert f"Skipping {blip}: it ended after" in caplog.text
     assert jb.status().state == "stopped"
     assert jb.status().note == "folder 'calm' has no playable tracks"
+
+
+def test_a_like_given_while_sad_counts_when_sad_and_not_when_happy(
+    make_jukebox, songs, make_tone, history, tmp_path
+):
+    tracks = [make_tone(songs / "mix" / f"{n}.wav", 440, 3) for n in "abc"]
+    one_folder = {"folders": {"sad": "mix", "happy": "mix"}, "response": {}}
+    jb = make_jukebox(**one_folder)
+    jb.set_mood("sad", 0.9)
+    liked = jb.status().path
+    jb.like()
+    jb.close()
+    assert [(r.path, r.rating, r.emotion) for r in history.rating_rows()] == [(liked, 1, "sad")]
+
+    # The next start reads the ratings back from the file.
+    again = make_jukebox(**one_folder)
+    assert again.ratings_for("sad") == {liked: 1}
+    assert again.ratings_for("happy") == {}
+
+    def first_pick_share(mood: str) -> float:
+        ratings = again.ratings_for(mood)
+        firsts = [
+            Chooser(random.Random(seed)).choose("mix", tracks, ratings) for seed in range(600)
+        ]
+        return sum(str(p) == liked for p in firsts) / len(firsts)
+
+    # Liked: drawn 3 times as readily, 3/5 of first picks when sad; 1/3 when happy.
+    assert first_pick_share("sad") == pytest.approx(0.6, abs=0.06)
+    assert first_pick_share("happy") == pytest.approx(1 / 3, abs=0.06)
+
+
+def test_ratings_from_before_per_mood_ratings_count_in_every_mood(make_jukebox, songs, history):
+    history.rate(str(songs / "mix" / "a.wav"), -1)  # as a version 1 history holds it
+    history.rate(str(songs / "mix" / "a.wav"), 1, emotion="happy")
+    jb = make_jukebox()
+    assert jb.ratings_for("sad") == {str(songs / "mix" / "a.wav"): -1}
+    assert jb.ratings_for("happy") == {str(songs / "mix" / "a.wav"): 1}
