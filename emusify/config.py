@@ -137,6 +137,20 @@ class MusicConfig:
 
 
 @dataclass(frozen=True)
+class ListenerConfig:
+    """The listener's say: a mood set by hand, corrections, learning from them."""
+
+    #: How long a mood set by hand holds before the checks decide again.
+    manual_mood_minutes: float = field(default=60.0, metadata=_check(_positive, "a number > 0"))
+    #: A mood set by hand this soon after a check read another one corrects that check.
+    correction_minutes: float = field(
+        default=10.0, metadata=_check(_non_negative, "a number >= 0")
+    )
+    #: Keep a corrected check's feature vectors as a labelled sample session.
+    learn_from_corrections: bool = False
+
+
+@dataclass(frozen=True)
 class TrayConfig:
     enabled: bool = True
 
@@ -161,6 +175,7 @@ class Config:
     #: A model folder name (under models/ in the project or the user data dir) or a path.
     model: str = field(default="default", metadata=_check(_non_empty, "a model name or folder"))
     music: MusicConfig = field(default_factory=MusicConfig)
+    listener: ListenerConfig = field(default_factory=ListenerConfig)
     tray: TrayConfig = field(default_factory=TrayConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     #: The file this configuration came from (not a key in the file).
