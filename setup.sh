@@ -23,9 +23,9 @@ if [ -z "$python" ]; then
 fi
 
 if [ "$dev" = 1 ]; then
-  packages="xvfb trayer imagemagick xdotool desktop-file-utils systemd python3-tk"
+  packages="xvfb trayer imagemagick xdotool desktop-file-utils systemd python3-tk chromium"
   missing=""
-  for tool in Xvfb trayer import xdotool desktop-file-validate systemd-analyze; do
+  for tool in Xvfb trayer import xdotool desktop-file-validate systemd-analyze chromium; do
     command -v "$tool" >/dev/null 2>&1 || missing=1
   done
   if [ -n "$missing" ]; then

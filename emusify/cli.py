@@ -27,6 +27,9 @@ COMMANDS = {
     "train": "train",
     "collect": "collect",
     "samples": "samples",
+    "learn": "learn",
+    "history": "history",
+    "report": "report",
     "service": "service",
     "config": "config",
 }

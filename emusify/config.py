@@ -143,9 +143,7 @@ class ListenerConfig:
     #: How long a mood set by hand holds before the checks decide again.
     manual_mood_minutes: float = field(default=60.0, metadata=_check(_positive, "a number > 0"))
     #: A mood set by hand this soon after a check read another one corrects that check.
-    correction_minutes: float = field(
-        default=10.0, metadata=_check(_non_negative, "a number >= 0")
-    )
+    correction_minutes: float = field(default=10.0, metadata=_check(_non_negative, "a number >= 0"))
     #: Keep a corrected check's feature vectors as a labelled sample session.
     learn_from_corrections: bool = False
 
