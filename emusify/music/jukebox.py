@@ -113,8 +113,12 @@ class Jukebox:
 
     # --- commands -------------------------------------------------------------------------
 
-    def set_mood(self, emotion: str, confidence: float) -> None:
-        """Follow a decided window mood: pick the folder, start or switch as configured."""
+    def set_mood(self, emotion: str, confidence: float, *, at_once: bool = False) -> None:
+        """Follow a decided window mood: pick the folder, start or switch as configured.
+
+        ``at_once`` (a mood the listener set by hand) switches folders now, fading out the
+        current track, whatever ``on_mood_change`` says.
+        """
         with self._lock:
             previous = self._choice
             choice = self._policy.decide(emotion)
@@ -133,7 +137,7 @@ class Jukebox:
             if self._player.state == "stopped" and self._ending is None:
                 self._start_next()
             else:
-                self._switch_if_due()
+                self._switch_if_due(at_once)
 
     def tick(self) -> None:
         """Start the next track when one ends, carry out pending switches, look again at an
@@ -332,10 +336,10 @@ class Jukebox:
             log.warning("%s (under %s)", note, self._library.root)
         self._note = note
 
-    def _switch_if_due(self) -> None:
-        """With on_mood_change "now", fade out a track that no longer fits the mood."""
+    def _switch_if_due(self, at_once: bool = False) -> None:
+        """With on_mood_change "now" (or ``at_once``), fade out a track that no longer fits."""
         if (
-            self._music.on_mood_change != "now"
+            (self._music.on_mood_change != "now" and not at_once)
             or self._track is None
             or self._ending is not None
             or self._player.state != "playing"

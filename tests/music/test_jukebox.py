@@ -375,3 +375,16 @@ def test_ratings_from_before_per_mood_ratings_count_in_every_mood(make_jukebox, 
     jb = make_jukebox()
     assert jb.ratings_for("sad") == {str(songs / "mix" / "a.wav"): -1}
     assert jb.ratings_for("happy") == {str(songs / "mix" / "a.wav"): 1}
+
+
+def test_a_mood_set_by_hand_switches_at_once_even_after_track(make_jukebox, songs, make_tone):
+    make_tone(songs / "happy" / "h.wav", 880, 10)
+    make_tone(songs / "sad" / "s.wav", 220, 10)
+    jb = make_jukebox(on_mood_change="after_track", fade_seconds=0.2)
+    jb.set_mood("happy", 0.9)
+    run(jb, 3, until=lambda: jb.status().folder == "happy")
+    jb.set_mood("sad", 0.9)  # a detected mood waits for the track to end
+    run(jb, 0.5)
+    assert jb.status().folder == "happy"
+    jb.set_mood("sad", 1.0, at_once=True)
+    run(jb, 2, until=lambda: jb.status().folder == "sad")
