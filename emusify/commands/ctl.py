@@ -11,9 +11,14 @@ import time
 from datetime import datetime
 from typing import Any
 
-HELP = "control the running Emusify: status, check, pause, resume, skip, like, dislike, quit"
+HELP = (
+    "control the running Emusify: status, check, pause, resume, skip, like, dislike, "
+    "mood EMOTION|auto, learn on|off, quit"
+)
 
-ACTIONS = ("status", "check", "pause", "resume", "skip", "like", "dislike", "quit")
+ACTIONS = (
+    "status", "check", "pause", "resume", "skip", "like", "dislike", "mood", "learn", "quit"
+)  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,20 +26,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "what",
         nargs="?",
-        choices=["music", "checks"],
-        help="with pause/resume: only the music, or only the mood checks (default: both)",
+        help="with pause/resume: music or checks (default: both); with mood: the emotion you "
+        "feel (e.g. sad), or auto to let the checks decide again; with learn: on or off",
     )
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
-    from emusify.control import ControlClient, finite
+def _request(action: str, what: str | None) -> tuple[str, str | None]:
+    """The daemon command and its argument for ``ctl ACTION [WHAT]``."""
     from emusify.errors import EmusifyError
 
-    if args.what and args.action not in ("pause", "resume"):
-        raise EmusifyError(f"'{args.what}' goes only with pause or resume")
-    command = f"{args.action}-{args.what}" if args.what else args.action
-    status = ControlClient().request(command)
+    if action in ("pause", "resume"):
+        if what not in (None, "music", "checks"):
+            raise EmusifyError(f"{action} {what!r}: use {action} music or {action} checks")
+        return (f"{action}-{what}" if what else action), None
+    if action == "mood":
+        if not what:
+            raise EmusifyError("mood needs the emotion you feel (e.g. mood sad) or auto")
+        return action, what.strip().lower()
+    if action == "learn":
+        if what not in ("on", "off"):
+            raise EmusifyError("learn needs on or off")
+        return action, what
+    if what:
+        raise EmusifyError(f"'{what}' goes only with pause, resume, mood or learn")
+    return action, None
+
+
+def run(args: argparse.Namespace) -> int:
+    from emusify.control import ControlClient, finite
+
+    command, arg = _request(args.action, args.what)
+    fields = {} if arg is None else {"arg": arg}
+    status = ControlClient().request(command, **fields)
     if args.json:
         print(json.dumps(finite(status), indent=2, sort_keys=True, allow_nan=False))
     elif args.action == "status":
@@ -53,7 +77,25 @@ def confirmation(command: str, s: dict[str, Any]) -> str:
         "skip": f"Skipped; now playing: {track}.",
         "like": f"Liked: {track}.",
         "dislike": f"Disliked and skipped; now playing: {track}.",
+        "mood": f"Mood: {mood_line(s)}; now playing: {track}.",
+        "learn": "Learning from corrections is "
+        + ("on." if s.get("learn_from_corrections") else "off."),
     }.get(command, f"Done: {command.replace('-', ' ')}.")
+
+
+def mood_line(s: dict[str, Any]) -> str:
+    """The mood and where it came from, e.g. "sad (set by hand until 14:05)"."""
+    mood = s.get("mood") or "not known yet"
+    if s.get("mood_source") == "manual":
+        until = s.get("mood_until")
+        mood += (
+            f" (set by hand until {_clock(until)})"
+            if until
+            else " (set by hand; the next check decides)"
+        )
+    elif s.get("mood") and s.get("confidence") is not None:
+        mood += f" (confidence {s['confidence']:.0%}, share {s.get('share') or 0:.0%})"
+    return mood
 
 
 def _clock(t: float | None) -> str:
@@ -61,9 +103,7 @@ def _clock(t: float | None) -> str:
 
 
 def format_status(s: dict[str, Any]) -> str:
-    mood = s.get("mood") or "not known yet"
-    if s.get("mood") and s.get("confidence") is not None:
-        mood += f" (confidence {s['confidence']:.0%}, share {s.get('share') or 0:.0%})"
+    mood = mood_line(s)
     last = _clock(s.get("last_check"))
     if s.get("last_outcome"):
         last += f" ({s['last_outcome'].replace('_', ' ')})"
@@ -97,6 +137,7 @@ def format_status(s: dict[str, Any]) -> str:
         ("Track", track),
         ("Camera", camera),
         ("Audio", audio),
+        ("Learning", "on" if s.get("learn_from_corrections") else "off"),
         ("Daemon", f"pid {s.get('pid')}, emusify {s.get('version')}"),
     ]
     # Problems that need the user, shown only while they last.
