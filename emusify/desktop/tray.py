@@ -113,6 +113,35 @@ def open_path(path: Path) -> str | None:
     return problem
 
 
+def write_and_open_report(out: Path, timeout: float = 300.0) -> bool:
+    """Write the report in a child process, then show it in the browser.
+
+    The child (``python -m emusify report``) keeps matplotlib out of the daemon. Returns True
+    when a browser took the page; otherwise the log says where the file is.
+    """
+    import webbrowser
+
+    command = [sys.executable, "-m", "emusify", "report", "--out", str(out)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.error("Could not write the report: %s", exc)
+        return False
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        log.error("Could not write the report: %s", lines[-1] if lines else done.returncode)
+        return False
+    try:
+        opened = webbrowser.open(out.as_uri())
+    except webbrowser.Error:
+        opened = False
+    if opened:
+        log.info("Report %s opened in the browser", out)
+    else:
+        log.warning("No browser to show the report; it is at %s", out)
+    return opened
+
+
 class Actions:
     """The user's actions, shared by the tray menu and the control window."""
 
@@ -154,6 +183,15 @@ class Actions:
             return None
         problem = open_path(self.config_path)
         return f"Config file: {problem}" if problem else None
+
+    def open_report(self) -> None:
+        """Write the report and open it, in a thread: it takes a few seconds."""
+        from emusify.commands.report import default_out
+
+        out = default_out()
+        threading.Thread(
+            target=write_and_open_report, args=(out,), name="open-report", daemon=True
+        ).start()
 
 
 class Tray:
