@@ -48,6 +48,8 @@ def _request(action: str, what: str | None) -> tuple[str, str | None]:
         if what not in ("on", "off"):
             raise EmusifyError("learn needs on or off")
         return action, what
+    if what in ("music", "checks"):
+        raise EmusifyError(f"'{what}' goes only with pause or resume")
     if what:
         raise EmusifyError(f"'{what}' goes only with pause, resume, mood or learn")
     return action, None
