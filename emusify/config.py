@@ -141,9 +141,19 @@ class ListenerConfig:
     """The listener's say: a mood set by hand, corrections, learning from them."""
 
     #: How long a mood set by hand holds before the checks decide again.
-    manual_mood_minutes: float = field(default=60.0, metadata=_check(_positive, "a number > 0"))
+    manual_mood_minutes: float = field(
+        default=60.0,
+        metadata=_check(
+            lambda x: 0 < x <= MAX_INTERVAL_MINUTES, f"a number > 0 and <= {MAX_INTERVAL_MINUTES}"
+        ),
+    )
     #: A mood set by hand this soon after a check read another one corrects that check.
-    correction_minutes: float = field(default=10.0, metadata=_check(_non_negative, "a number >= 0"))
+    correction_minutes: float = field(
+        default=10.0,
+        metadata=_check(
+            lambda x: 0 <= x <= MAX_INTERVAL_MINUTES, f"a number from 0 to {MAX_INTERVAL_MINUTES}"
+        ),
+    )
     #: Keep a corrected check's feature vectors as a labelled sample session.
     learn_from_corrections: bool = False
 

@@ -11,6 +11,9 @@ Three threads share the work so that control never waits for the camera:
 * front ends (control socket, tray) call :meth:`Daemon.command` from their own threads and
   get the new status back.
 
+A mood the listener sets by hand (the ``mood`` command) is followed at once and holds for a
+while (``listener.Listener``); checks during that time are recorded but do not change it.
+
 "No face" and "uncertain" windows leave the music as it is. A missing or busy camera, and a
 worker that crashed or hung, are reported in the status and tried again at the next check;
 they never stop the daemon.
@@ -30,8 +33,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from emusify import __version__
-from emusify.config import Config
+from emusify.config import Config, ListenerConfig
 from emusify.errors import CameraError, EmusifyError
+from emusify.listener import CheckSeen, Listener
 from emusify.sensing.check import CheckRequest, CheckResult, RecognitionFailed, WorkerChecker
 
 if TYPE_CHECKING:  # the daemon is given these; importing them here would load pygame
@@ -48,7 +52,7 @@ MAX_SLEEP_SECONDS = 3600.0
 #: ``stat``), and writes that wait in memory are retried; otherwise it sleeps as long as it can.
 SLOW_CHECK_SECONDS = 15.0
 #: Configuration keys a reload applies at once; the others need a restart.
-LIVE_KEYS = ("camera.", "schedule.", "decision.", "model", "music.volume")
+LIVE_KEYS = ("camera.", "schedule.", "decision.", "model", "music.volume", "listener.")
 #: The longest fade-out on quit: SIGTERM must end the process within 3 s.
 SHUTDOWN_FADE_SECONDS = 1.0
 #: Commands the daemon accepts (the control socket and the tray send these).
@@ -64,6 +68,8 @@ COMMANDS = (
     "skip",
     "like",
     "dislike",
+    "mood",
+    "learn",
     "quit",
 )
 
@@ -112,7 +118,8 @@ def worker_checker(
 class DaemonStatus:
     """A snapshot for front ends; ``to_dict`` is what ``emusify ctl status --json`` prints."""
 
-    #: The mood the music follows now (the last decided window), with that window's figures.
+    #: The mood the music follows now (the last decided window, or the one set by hand), with
+    #: that window's figures (None for a mood set by hand).
     mood: str | None
     confidence: float | None
     share: float | None
@@ -140,6 +147,11 @@ class DaemonStatus:
     history_error: str | None = None
     #: A warning about the model, e.g. moods it names that have no music folder.
     model_note: str | None = None
+    #: Where ``mood`` came from: "check", "manual" (set by hand) or None.
+    mood_source: str | None = None
+    #: Unix time a mood set by hand stops holding; None once the checks decide again.
+    mood_until: float | None = None
+    learn_from_corrections: bool = False
 
     @property
     def track(self) -> str | None:
@@ -153,6 +165,7 @@ class DaemonStatus:
         out["track"] = self.track
         out["last_check_iso"] = _iso(self.last_check)
         out["next_check_iso"] = _iso(self.next_check)
+        out["mood_until_iso"] = _iso(self.mood_until)
         return out
 
 
@@ -209,10 +222,13 @@ class Daemon:
         wall_clock: Callable[[], float] = time.time,
         watcher: ConfigWatcher | None = None,
         model_note: str | None = None,
+        listener: Listener | None = None,
     ):
         self.checker = checker
         self.watcher = watcher
         self.model_note = model_note
+        #: The listener's say: a mood set by hand, corrections, learning from them.
+        self.listener = listener or Listener(ListenerConfig(), history, wall_clock=wall_clock)
         self.fade_seconds = fade_seconds
         self.jukebox = jukebox
         self.history = history
@@ -232,6 +248,8 @@ class Daemon:
         self.failed = False
 
         self._mood: MoodResult | None = None
+        #: "check" or "manual": who decided the mood the music follows.
+        self._mood_source: str | None = None
         #: The last finished check's numbers (per-frame probabilities and features).
         self.last_result: CheckResult | None = None
         self._last_outcome: str | None = None
@@ -324,6 +342,7 @@ class Daemon:
                 if self._stop_requested:
                     break
                 self._slow_checks()
+                self._manual_ran_out()
                 self._maybe_start_check()
                 if self._jukebox_due():
                     self._safe(self.jukebox.tick)
@@ -345,6 +364,9 @@ class Daemon:
             due.append(jukebox_due)
         if self.watcher is not None or self.history.pending:
             due.append(self._next_slow_check)
+        left = self.listener.seconds_left()
+        if left is not None:
+            due.append(now + left)  # the hand-set mood runs out: the checks decide again
         return max(0.0, min(due) - now)
 
     def _slow_checks(self) -> None:
@@ -381,6 +403,8 @@ class Daemon:
         self.schedule = schedule
         self.fade_seconds = cfg.music.fade_seconds
         self._safe(self.jukebox.set_volume, cfg.music.volume)
+        self.listener.cfg = cfg.listener  # how long a hand-set mood holds, corrections
+        self.listener.learn = cfg.listener.learn_from_corrections
         later = [
             key
             for key in self.watcher.last_changes
@@ -437,7 +461,7 @@ class Daemon:
             log.info("Recognition works again")
         self._camera_error = self._recognition_error = None
         self._last_outcome = result.outcome
-        self._safe(
+        window_id = self._safe(
             self.history.record_window,
             result.outcome,
             result.emotion,
@@ -447,6 +471,24 @@ class Daemon:
             result.total_frames,
         )
         if result.outcome == "mood" and result.emotion:
+            seen = CheckSeen(
+                window_id,
+                result.emotion,
+                self._last_check,
+                done.result.features,
+                done.result.feature_version,
+            )
+            self.listener.saw_check(seen)
+        if result.outcome == "mood" and result.emotion and self.listener.holding():
+            log.info(
+                "Mood read: %s; the mood set by hand (%s) holds for %.0f more minutes",
+                result.emotion,
+                self.listener.mood,
+                (self.listener.seconds_left() or 0) / 60,
+            )
+            # The same rules as a detected mood: a long spell still lifts (uplift).
+            self._safe(self.jukebox.set_mood, self.listener.mood, 1.0)
+        elif result.outcome == "mood" and result.emotion:
             log.info(
                 "Mood: %s (share %.2f, confidence %.2f, %d/%d frames with a face)",
                 result.emotion,
@@ -456,6 +498,7 @@ class Daemon:
                 result.total_frames,
             )
             self._mood = result
+            self._mood_source = "check"
             self._safe(self.jukebox.set_mood, result.emotion, float(result.confidence or 0.0))
             log.debug(
                 "music follows %.0f ms after the camera closed",
@@ -533,6 +576,34 @@ class Daemon:
         self.jukebox.dislike()
         self.jukebox.skip()  # nobody wants to hear the rest of a track they dislike
 
+    def _cmd_mood(self, arg: str | None = None) -> None:
+        """``mood EMOTION``: set the mood by hand (the music follows at once); ``mood auto``:
+        the checks decide again, starting with one now."""
+        if not arg:
+            raise CommandError("mood needs the emotion you feel (e.g. mood sad) or auto")
+        if arg == "auto":
+            self.listener.auto()
+            self._checks_decide_again()
+            return
+        self.listener.set_mood(arg)  # raises for a mood it does not know
+        self._mood_source = "manual"
+        self._safe(lambda: self.jukebox.set_mood(arg, 1.0, at_once=True))
+
+    def _cmd_learn(self, arg: str | None = None) -> None:
+        if arg not in ("on", "off"):
+            raise CommandError("learn needs on or off")
+        self.listener.set_learn(arg == "on")
+
+    def _manual_ran_out(self) -> None:
+        expired = self.listener.until is not None and not self.listener.holding()
+        if expired and self._mood_source == "manual":
+            self._checks_decide_again()
+
+    def _checks_decide_again(self) -> None:
+        """Look now (unless checks are paused): the next decided check sets the mood."""
+        if not self._checks_paused and not self._checking:
+            self._next_check = self._clock()
+
     def _cmd_quit(self) -> None:
         self._stop_requested = True
 
@@ -557,8 +628,11 @@ class Daemon:
         next_check = None
         if self._next_check is not None and not self._checks_paused:
             next_check = self._wall() + max(0.0, self._next_check - self._clock())
+        manual = self._mood_source == "manual"
+        if manual:
+            mood = None
         return DaemonStatus(
-            mood=mood.emotion if mood else None,
+            mood=self.listener.mood if manual else mood.emotion if mood else None,
             confidence=mood.confidence if mood else None,
             share=mood.share if mood else None,
             last_outcome=self._last_outcome,
@@ -576,6 +650,9 @@ class Daemon:
             config_error=self.watcher.error if self.watcher is not None else None,
             history_error=self._history_note(),
             model_note=self.model_note,
+            mood_source=self._mood_source,
+            mood_until=self.listener.until if manual else None,
+            learn_from_corrections=self.listener.learn,
         )
 
     def _history_note(self) -> str | None:

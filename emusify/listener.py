@@ -16,6 +16,7 @@ samples writer are imported when a correction is kept.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,13 +25,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emusify import paths
-from emusify.config import ListenerConfig
+from emusify.config import EMOTIONS, Config, ListenerConfig
 from emusify.errors import DataError, EmusifyError
 
 if TYPE_CHECKING:
     from emusify.history import History
 
 log = logging.getLogger(__name__)
+
+
+def moods_of(cfg: Config) -> tuple[str, ...]:
+    """The moods a listener can set: the emotions, and any other label given a folder."""
+    return tuple(dict.fromkeys([*EMOTIONS, *cfg.music.folders]))
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,12 @@ class Listener:
         *,
         config_path: Path | None = None,
         samples_root: Path | None = None,
+        moods: tuple[str, ...] = EMOTIONS,
         wall_clock: Callable[[], float] = time.time,
     ):
         self.cfg = cfg
+        #: The moods a listener may set (the emotions, and any folder-mapped label).
+        self.moods = moods
         self.history = history
         self.config_path = config_path
         self.samples_root = samples_root
@@ -98,10 +107,14 @@ class Listener:
 
     def set_mood(self, emotion: str) -> Correction | None:
         """Hold ``emotion`` for the configured time; a correction if a check just read another."""
+        if emotion not in self.moods:
+            raise EmusifyError(
+                f"unknown mood {emotion!r}; use one of {', '.join(self.moods)}, or auto"
+            )
         now = self._wall()
         self.mood = emotion
         self.until = now + self.cfg.manual_mood_minutes * 60
-        self.history.record_mood_set(emotion, self.until, at=now)
+        self._write(self.history.record_mood_set, emotion, self.until, at=now)
         log.info("Mood set by hand: %s, for %.0f minutes", emotion, self.cfg.manual_mood_minutes)
         check = self._last_check
         if (
@@ -112,7 +125,9 @@ class Listener:
             return None
         self._last_check = None  # one correction per check
         sample = self._keep_samples(check, emotion) if self.learn else None
-        self.history.record_correction(check.window_id, check.emotion, emotion, sample, at=now)
+        self._write(
+            self.history.record_correction, check.window_id, check.emotion, emotion, sample, at=now
+        )
         log.info(
             "Correction: the check read %s, the listener says %s%s",
             check.emotion,
@@ -124,7 +139,7 @@ class Listener:
     def auto(self) -> None:
         """Give the mood back to the checks now."""
         self.until = None
-        self.history.record_mood_set(None, None, at=self._wall())
+        self._write(self.history.record_mood_set, None, None, at=self._wall())
         log.info("Mood back to automatic: the checks decide again")
 
     def set_learn(self, on: bool) -> None:
@@ -141,6 +156,13 @@ class Listener:
             log.warning("Learning is %s until Emusify stops: %s", "on" if on else "off", exc)
 
     # --- internals ------------------------------------------------------------------------
+
+    def _write(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """A failing history is logged; the mood set by hand still holds."""
+        try:
+            call(*args, **kwargs)
+        except sqlite3.Error as exc:
+            log.error("History %s: %s failed: %s", self.history.path, call.__name__, exc)
 
     def _keep_samples(self, check: CheckSeen, emotion: str) -> Path | None:
         features = check.features

@@ -117,6 +117,7 @@ def _serve(
     from emusify.desktop.display import display_available
     from emusify.desktop.tray import Actions, Tray
     from emusify.history import History
+    from emusify.listener import Listener, moods_of
     from emusify.music.jukebox import Jukebox
 
     schedule = Schedule.from_config(cfg)
@@ -128,6 +129,7 @@ def _serve(
         log.warning("%s", model_note[0].upper() + model_note[1:])
     with History(paths.history_path()) as history:
         jukebox = Jukebox(cfg, history)
+        listener = Listener(cfg.listener, history, config_path=cfg.path, moods=moods_of(cfg))
         daemon = Daemon(
             checker,
             jukebox,
@@ -136,6 +138,7 @@ def _serve(
             fade_seconds=cfg.music.fade_seconds,
             watcher=watcher,
             model_note=model_note,
+            listener=listener,
         )
 
         def on_signal(signum: int, _frame: object) -> None:
@@ -165,7 +168,8 @@ def _serve(
             )
             if front == "tray":
                 try:
-                    Tray(daemon, Actions(daemon, cfg.songs_root, cfg.path)).run()
+                    actions = Actions(daemon, cfg.songs_root, cfg.path, moods=moods_of(cfg))
+                    Tray(daemon, actions).run()
                 except Exception:
                     log.exception("The tray icon failed; running headless")
             daemon.wait()  # signals interrupt the wait; the scheduler does the shutdown work

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from emusify.config import EMOTIONS
 from emusify.daemon import Daemon, DaemonStatus
 from emusify.desktop import tray_x11
 from emusify.desktop.icons import draw_icon
@@ -51,6 +52,8 @@ def icon_name(status: DaemonStatus) -> str:
 
 def mood_text(status: DaemonStatus) -> str:
     """The mood part of the status, e.g. "happy (82%)" or "mood checks paused"."""
+    if status.mood_source == "manual" and status.mood:
+        return f"{status.mood} (set by hand)"
     if status.checks_paused:
         return "mood checks paused"
     if status.camera == "unavailable":
@@ -113,51 +116,65 @@ def open_path(path: Path) -> str | None:
     return problem
 
 
-def write_and_open_report(out: Path, timeout: float = 300.0) -> bool:
+def write_and_open_report(out: Path, timeout: float = 300.0) -> tuple[bool, str]:
     """Write the report in a child process, then show it in the browser.
 
-    The child (``python -m emusify report``) keeps matplotlib out of the daemon. Returns True
-    when a browser took the page; otherwise the log says where the file is.
+    The child (``python -m emusify report``) keeps matplotlib out of the daemon. Returns
+    whether a browser took the page, and what happened in words (also logged).
     """
     import webbrowser
 
     command = [sys.executable, "-m", "emusify", "report", "--out", str(out)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        failed = None if done.returncode == 0 else done.stderr or done.stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
-        log.error("Could not write the report: %s", exc)
-        return False
-    if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        log.error("Could not write the report: %s", lines[-1] if lines else done.returncode)
-        return False
+        failed = str(exc)
+    if failed is not None:
+        lines = failed.strip().splitlines()
+        message = f"Report: could not be written: {lines[-1] if lines else 'see the log'}"
+        log.error("%s", message)
+        return False, message
     try:
         opened = webbrowser.open(out.as_uri())
     except webbrowser.Error:
         opened = False
     if opened:
-        log.info("Report %s opened in the browser", out)
+        message = f"Report: {out} opened in the browser."
+        log.info("%s", message)
     else:
-        log.warning("No browser to show the report; it is at %s", out)
-    return opened
+        message = f"Report: no browser to show it; it is at {out}"
+        log.warning("%s", message)
+    return opened, message
 
 
 class Actions:
     """The user's actions, shared by the tray menu and the control window."""
 
-    def __init__(self, daemon: Daemon, songs_dir: Path, config_path: Path | None):
+    def __init__(
+        self,
+        daemon: Daemon,
+        songs_dir: Path,
+        config_path: Path | None,
+        *,
+        moods: tuple[str, ...] = EMOTIONS,
+    ):
         self.daemon = daemon
         self.songs_dir = songs_dir
         self.config_path = config_path
+        #: What "I feel ..." offers.
+        self.moods = moods
 
-    def send(self, name: str, done: Callable[[str], None] | None = None) -> None:
+    def send(
+        self, name: str, done: Callable[[str], None] | None = None, *, arg: str | None = None
+    ) -> None:
         """Run a daemon command without blocking the calling UI loop; ``done`` gets what
         happened in words (from another thread)."""
         from emusify.commands.ctl import confirmation
 
         def go() -> None:
             try:
-                message = confirmation(name, self.daemon.command(name).to_dict())
+                message = confirmation(name, self.daemon.command(name, arg).to_dict())
             except Exception as exc:
                 log.warning("%s: %s", name, exc)
                 message = f"{name}: {exc}"
@@ -169,6 +186,14 @@ class Actions:
     def toggle_checks(self) -> None:
         paused = self.daemon.status().checks_paused
         self.send("resume-checks" if paused else "pause-checks")
+
+    def set_mood(self, mood: str) -> None:
+        """The tray's "I feel ...": a mood set by hand, or "auto" (the checks decide)."""
+        self.send("mood", arg=mood)
+
+    def toggle_learn(self) -> None:
+        on = self.daemon.status().learn_from_corrections
+        self.send("learn", arg="off" if on else "on")
 
     def toggle_music(self) -> None:
         paused = self.daemon.status().music_paused
@@ -184,14 +209,19 @@ class Actions:
         problem = open_path(self.config_path)
         return f"Config file: {problem}" if problem else None
 
-    def open_report(self) -> None:
-        """Write the report and open it, in a thread: it takes a few seconds."""
+    def open_report(self, done: Callable[[str | None], None] | None = None) -> None:
+        """Write the report and open it, in a thread (it takes a few seconds); ``done`` gets
+        a message when there is something to say (no browser, a failure)."""
         from emusify.commands.report import default_out
 
         out = default_out()
-        threading.Thread(
-            target=write_and_open_report, args=(out,), name="open-report", daemon=True
-        ).start()
+
+        def go() -> None:
+            opened, message = write_and_open_report(out)
+            if done is not None and not opened:
+                done(message)
+
+        threading.Thread(target=go, name="open-report", daemon=True).start()
 
 
 class Tray:
@@ -319,6 +349,14 @@ class Tray:
             item("Like", do(lambda: a.send("like"))),
             item("Dislike", do(lambda: a.send("dislike"))),
             menu.SEPARATOR,
+            item("I feel ...", self._mood_menu(pystray)),
+            item(
+                "Learn from my corrections",
+                do(a.toggle_learn),
+                checked=lambda _item: self.daemon.status().learn_from_corrections,
+            ),
+            item("Open report", do(lambda: a.open_report(self._window.tell))),
+            menu.SEPARATOR,
             item("Open songs folder", do(lambda: self._window.tell(a.open_songs()))),
             item(
                 "Open config file",
@@ -327,6 +365,25 @@ class Tray:
             ),
             menu.SEPARATOR,
             item("Quit", do(lambda: a.send("quit"))),
+        )
+
+    def _mood_menu(self, pystray: Any) -> Any:
+        item, menu = pystray.MenuItem, pystray.Menu
+
+        def chosen(mood: str) -> Callable[[Any], bool]:
+            def check(_item: Any) -> bool:
+                s = self.daemon.status()
+                return s.mood_source == "manual" and s.mood_until is not None and s.mood == mood
+
+            return check
+
+        def pick(mood: str) -> Callable[[Any, Any], None]:
+            return lambda _icon, _item: self.actions.set_mood(mood)
+
+        return menu(
+            *(item(m, pick(m), checked=chosen(m), radio=True) for m in self.actions.moods),
+            menu.SEPARATOR,
+            item("Let the checks decide", pick("auto")),
         )
 
 
@@ -423,17 +480,30 @@ class ControlWindow:
             ("Skip", lambda: a.send("skip", tell)),
             ("Like", lambda: a.send("like", tell)),
             ("Dislike", lambda: a.send("dislike", tell)),
+            ("Learn: off", a.toggle_learn),
+            ("Open report", lambda: a.open_report(tell)),
             ("Songs folder", lambda: tell(a.open_songs())),
             ("Config file", lambda: tell(a.open_config())),
-            ("Quit", lambda: a.send("quit")),
+            ("I feel ...", lambda: None),  # a drop-down, made below
+            ("Quit", lambda: a.send("quit")),  # last: bottom right
         ]
         widgets: dict[str, Any] = {
             "message": message,
             **{f"value:{k}": v for k, v in values.items()},
         }
+        # "I feel ...": a mood set by hand, or back to the checks ("auto").
+        feel = tk.StringVar(root, value="I feel ...")
         for i, (text, command) in enumerate(spec):
-            widgets[text] = tk.Button(buttons, text=text, command=command, width=16)
-            widgets[text].grid(row=i // 3, column=i % 3, padx=2, pady=2)
+            if text == "I feel ...":
+                choices = [*a.moods, "auto"]
+                widget = tk.OptionMenu(
+                    buttons, feel, *choices, command=lambda m: a.set_mood(str(m))
+                )
+                widget.configure(width=13)
+            else:
+                widget = tk.Button(buttons, text=text, command=command, width=16)
+            widgets[text] = widget
+            widget.grid(row=i // 3, column=i % 3, padx=2, pady=2)
         if a.config_path is None:
             widgets["Config file"].configure(state="disabled")
         #: Buttons that need music: off while there is no audio output.
@@ -472,6 +542,10 @@ class ControlWindow:
             widgets["Pause music"].configure(
                 text="Resume music" if s.music_paused else "Pause music"
             )
+            widgets["Learn: off"].configure(
+                text="Learn: on" if s.learn_from_corrections else "Learn: off"
+            )
+            feel.set(f"I feel {s.mood}" if s.mood_source == "manual" else "I feel ...")
             no_audio = s.music.get("state") == "no_audio"
             for key in music_buttons:
                 widgets[key].configure(state="disabled" if no_audio else "normal")

@@ -31,7 +31,7 @@ def test_open_report_writes_the_page_in_a_child_and_opens_it(tmp_path, monkeypat
     write_scripted_history(paths.history_path())
     seen = browser(tmp_path, monkeypatch)
     out = tmp_path / "report.html"
-    assert write_and_open_report(out)
+    assert write_and_open_report(out) == (True, f"Report: {out} opened in the browser.")
     assert "Does the music help?" in out.read_text()
     assert seen.read_text().strip() == out.as_uri()
 
@@ -39,6 +39,7 @@ def test_open_report_writes_the_page_in_a_child_and_opens_it(tmp_path, monkeypat
 def test_without_a_browser_the_log_says_where_the_report_is(tmp_path, monkeypatch, caplog):
     browser(tmp_path, monkeypatch, exit_code=1)
     out = tmp_path / "report.html"
-    assert not write_and_open_report(out)
+    opened, message = write_and_open_report(out)
+    assert not opened and message == f"Report: no browser to show it; it is at {out}"
     assert "No history yet" in out.read_text()
     assert f"it is at {out}" in caplog.text

@@ -166,6 +166,9 @@ def test_the_menu_offers_every_action_for_trays_that_show_menus(xsession, tray):
         "Skip",
         "Like",
         "Dislike",
+        "I feel ...",
+        "Learn from my corrections",
+        "Open report",
         "Open songs folder",
         "Open config file",
         "Quit",
@@ -274,3 +277,31 @@ def test_x_window_names_write_typography_plainly():
     from emusify.desktop.tray import _latin1
 
     assert _latin1("Emusify: Artist – Title “live”…") == 'Emusify: Artist - Title "live"...'
+
+
+def test_i_feel_sets_the_mood_by_hand_and_learning_toggles(xsession, tray):
+    import pystray
+
+    daemon, front = tray
+    menu = front._menu(pystray)
+    items = {item.text: item for item in menu.items if item is not pystray.Menu.SEPARATOR}
+    sub = items["I feel ..."].submenu.items
+    feel = {i.text: i for i in sub if i is not pystray.Menu.SEPARATOR}
+    assert list(feel) == [*front.actions.moods, "Let the checks decide"]
+    feel["sad"](None)
+    deadline = time.monotonic() + 5
+    while daemon.status().mood != "sad" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = daemon.status()
+    assert (status.mood, status.mood_source) == ("sad", "manual")
+    assert feel["sad"].checked and not feel["happy"].checked
+    assert menu.items[1].text == "Mood: sad (set by hand)"
+    assert not items["Learn from my corrections"].checked
+    items["Learn from my corrections"](None)
+    while not daemon.status().learn_from_corrections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert items["Learn from my corrections"].checked
+    feel["Let the checks decide"](None)
+    while daemon.status().mood_until is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not feel["sad"].checked
