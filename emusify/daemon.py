@@ -262,6 +262,8 @@ class Daemon:
         self._recognition_error: str | None = None
         self._camera_open = False
         self._next_slow_check = clock() + SLOW_CHECK_SECONDS
+        #: When the jukebox asked to be ticked (its clock), as of the scheduler's last sleep.
+        self._jukebox_wake: float | None = None
         self._status = self._snapshot()
 
     # --- public, thread-safe --------------------------------------------------------------
@@ -359,7 +361,7 @@ class Daemon:
         due = [now + MAX_SLEEP_SECONDS]
         if self._next_check is not None and not self._checking and not self._checks_paused:
             due.append(self._next_check)
-        jukebox_due = self._safe(self.jukebox.next_due)
+        jukebox_due = self._jukebox_wake = self._safe(self.jukebox.next_due)
         if jukebox_due is not None:
             due.append(jukebox_due)
         if self.watcher is not None or self.history.pending:
@@ -414,7 +416,9 @@ class Daemon:
             log.warning("Restart Emusify to apply: %s", ", ".join(later))
 
     def _jukebox_due(self) -> bool:
-        due = self._safe(self.jukebox.next_due)
+        """The wake-up the jukebox asked for has come (asking it again now would move it:
+        a track that has just ended reports its whole length left)."""
+        due = self._jukebox_wake
         return due is not None and due <= self._clock()
 
     def _maybe_start_check(self, forced: bool = False) -> bool:

@@ -40,6 +40,8 @@ AUDIO_IDLE_SECONDS = 10.0
 #: The longest sleep while a track plays (tracks of unknown length are checked this often).
 MAX_PLAYING_SLEEP = 30.0
 UNKNOWN_LENGTH_SLEEP = 1.0
+#: While a track should have ended but still sounds, ``tick`` looks again this often.
+MIN_POLL_SECONDS = 0.1
 #: Broken files tried in one go before giving up until the next tick.
 MAX_TRIES = 20
 #: A track that ends sooner than this holds no playable audio.
@@ -105,6 +107,8 @@ class Jukebox:
         #: When (this clock) the device was last busy, and when a fade-out ends.
         self._idle_since: float | None = None
         self._fade_until: float | None = None
+        #: When (this clock) ``tick`` last ran.
+        self._last_tick = float("-inf")
         now = clock()
         self._next_rescan = now + RESCAN_SECONDS
         self._next_audio_try = now
@@ -145,7 +149,7 @@ class Jukebox:
         with self._lock:
             if self._closed:
                 return
-            now = self._clock()
+            now = self._last_tick = self._clock()
             if not self._player.is_open:
                 if now < self._next_audio_try:
                     return
@@ -180,7 +184,9 @@ class Jukebox:
                 return self._next_audio_try
             due: list[float] = []
             if self._player.state == "playing":
-                due.append(now + self._time_left(now))
+                # Due when the track (or its fade) should be over, which may be now or past;
+                # but not sooner than MIN_POLL after the last tick, which found it still busy.
+                due.append(max(now + self._time_left(now), self._last_tick + MIN_POLL_SECONDS))
             elif self._player.device_open:
                 due.append((self._idle_since or now) + AUDIO_IDLE_SECONDS)
             if self._waiting_for_files():
@@ -317,7 +323,7 @@ class Jukebox:
             left = self._track.duration - self._player.position() + 0.05
         else:
             left = UNKNOWN_LENGTH_SLEEP
-        return min(MAX_PLAYING_SLEEP, max(0.1, left))
+        return min(MAX_PLAYING_SLEEP, left)
 
     def _target_folder(self) -> str | None:
         """Where the next track should come from, falling back (with a logged reason)."""
