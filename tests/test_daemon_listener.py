@@ -9,6 +9,8 @@ and none with it off; a like given while sad counts when sad and not when happy.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -185,3 +187,17 @@ def test_the_next_track_starts_when_one_ends(run, tmp_path, make_tone, disk_audi
         plays = h.plays()
     assert len(plays) >= 3, plays
     assert all(p.ended == "finished" for p in plays[:-1])
+
+
+def test_the_daemon_side_never_loads_matplotlib_or_tensorflow():
+    """The report is drawn and models are trained in other processes."""
+    code = (
+        "import sys, emusify.daemon, emusify.listener, emusify.commands.run, "
+        "emusify.desktop.tray, emusify.commands.ctl\n"
+        "heavy = ('matplotlib', 'tensorflow', 'keras', 'cv2', 'mediapipe')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]"
