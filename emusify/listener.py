@@ -15,6 +15,7 @@ samples writer are imported when a correction is kept.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sqlite3
 import time
@@ -108,8 +109,10 @@ class Listener:
     def set_mood(self, emotion: str) -> Correction | None:
         """Hold ``emotion`` for the configured time; a correction if a check just read another."""
         if emotion not in self.moods:
+            hint = difflib.get_close_matches(emotion, self.moods, n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise EmusifyError(
-                f"unknown mood {emotion!r}; use one of {', '.join(self.moods)}, or auto"
+                f"unknown mood {emotion!r}{extra}; use one of {', '.join(self.moods)}, or auto"
             )
         now = self._wall()
         self.mood = emotion

@@ -7,6 +7,7 @@ import pytest
 
 from emusify import cli, paths
 from emusify.config import ListenerConfig, load_config
+from emusify.errors import EmusifyError
 from emusify.history import History
 from emusify.learning import samples
 from emusify.listener import CheckSeen, Listener
@@ -106,3 +107,10 @@ def test_switching_learning_is_written_to_the_config_file(history):
     )
     listener.set_learn(False)
     assert cfg.path.read_text() == before
+
+
+def test_an_unknown_mood_is_refused_with_a_hint(history):
+    listener = make(history, Wall())
+    with pytest.raises(EmusifyError, match=r"unknown mood 'happpy' \(did you mean 'happy'\?\)"):
+        listener.set_mood("happpy")
+    assert history.moods_set() == [] and not listener.holding()
