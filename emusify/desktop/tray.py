@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,10 @@ def icon_name(status: DaemonStatus) -> str:
 def mood_text(status: DaemonStatus) -> str:
     """The mood part of the status, e.g. "happy (82%)" or "mood checks paused"."""
     if status.mood_source == "manual" and status.mood:
-        return f"{status.mood} (set by hand)"
+        if status.mood_until is None:
+            return f"{status.mood} (set by hand; the next check decides)"
+        until = datetime.fromtimestamp(status.mood_until).strftime("%H:%M")
+        return f"{status.mood} (set by hand until {until})"
     if status.checks_paused:
         return "mood checks paused"
     if status.camera == "unavailable":

@@ -295,7 +295,7 @@ def test_i_feel_sets_the_mood_by_hand_and_learning_toggles(xsession, tray):
     status = daemon.status()
     assert (status.mood, status.mood_source) == ("sad", "manual")
     assert feel["sad"].checked and not feel["happy"].checked
-    assert menu.items[1].text == "Mood: sad (set by hand)"
+    assert menu.items[1].text.startswith("Mood: sad (set by hand until ")
     assert not items["Learn from my corrections"].checked
     items["Learn from my corrections"](None)
     while not daemon.status().learn_from_corrections and time.monotonic() < deadline:
