@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         where = result.config_path or "your configuration"
         print(
             f"Kept the new model '{result.candidate}' and set 'model: {result.candidate}' in "
-            f"{where}. Restart Emusify to use it (emusify ctl quit, then emusify run)."
+            f"{where}; a running Emusify uses it from its next check on."
         )
     else:
         print(
