@@ -1,13 +1,16 @@
 """The one landmark -> feature vector function, shared by collection, training and run time.
 
 A face's landmarks become a fixed-length float32 vector that does not depend on where the face
-is in the frame, how large it is or how its head is tilted in the image plane:
+is in the frame, how large it is or how the head is turned, in the image plane or out of it:
+the face is brought onto a canonical 3-D face by the similarity transform (translation,
+3-D rotation, scale) that best maps its rigid points (forehead, nose ridge, eye corners,
+temples, face sides: points an expression barely moves) onto the canonical ones (least
+squares, Umeyama's method). What is left is the expression, not the pose. The alignment also
+evens out the small differences between face crops that MediaPipe's face finders make.
 
-1. the origin is the midpoint between the two eye centres (each the mean of its eye's
-   contour, so the origin is rigid: mouth and brows do not move it);
-2. the scale is the 3-D distance between the eye centres (3-D, so that turning the head
-   sideways barely changes it);
-3. the image-plane rotation is undone so that the eye line is horizontal.
+The canonical face (``CANONICAL_RIGID``) is the mean of the aligned rigid points of the
+FER2013 training faces (generalised Procrustes analysis), made exactly left/right symmetric;
+its scale is one root-mean-square radius.
 
 The vector holds the 478 aligned points (x, y, z) followed by the distances between every two
 of ``KEY_POINTS`` (brows, eyes, irises, nose, mouth, chin, cheeks), which spell out openings and
@@ -34,7 +37,7 @@ import numpy as np
 
 from emusify.sensing.landmarks import FACE_POINTS, Landmarks
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 #: Left/right symmetric pairs of MediaPipe's 478-point face mesh ("i:j"); other points lie on
 #: the mid-line and mirror onto themselves.
@@ -75,7 +78,36 @@ KEY_POINTS = (
     152, 50, 280, 234, 454, 10,
 )  # fmt: skip
 
-_RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+#: The canonical face's rigid points on the mid-line and the face's right side (x <= 0; the
+#: left side mirrors them): landmark -> (x, y, z), x right, y down, z away from the camera.
+_CANONICAL_HALF = {
+    10: (0.0000, -0.8177, -0.3074),
+    151: (0.0000, -0.5373, -0.3543),
+    9: (0.0000, -0.2533, -0.3790),
+    8: (0.0000, -0.1018, -0.3495),
+    168: (0.0000, 0.0442, -0.3390),
+    6: (0.0000, 0.1989, -0.4073),
+    197: (0.0000, 0.3317, -0.4885),
+    195: (0.0000, 0.4540, -0.5744),
+    5: (0.0000, 0.5838, -0.6639),
+    4: (0.0000, 0.7336, -0.7008),
+    1: (0.0000, 0.8426, -0.6597),
+    33: (-0.8154, 0.0865, 0.0455),
+    133: (-0.3297, 0.1220, -0.0537),
+    234: (-1.2243, 0.3330, 0.9923),
+    127: (-1.2383, 0.0875, 0.8996),
+    21: (-1.1745, -0.3634, 0.4825),
+    54: (-1.0717, -0.5453, 0.2624),
+    103: (-0.9024, -0.6847, 0.0363),
+    67: (-0.6383, -0.7728, -0.1623),
+    98: (-0.3125, 0.8876, -0.2459),
+    129: (-0.3792, 0.7632, -0.1907),
+    109: (-0.3461, -0.8113, -0.2767),
+    162: (-1.2258, -0.1640, 0.7115),
+    130: (-0.8602, 0.0852, 0.0674),
+    243: (-0.2894, 0.1274, -0.0702),
+    226: (-0.9270, 0.1097, 0.1137),
+}
 
 
 @lru_cache(maxsize=1)
@@ -96,22 +128,37 @@ def _key_pairs() -> np.ndarray:
 FEATURE_SIZE = FACE_POINTS * 3 + len(KEY_POINTS) * (len(KEY_POINTS) - 1) // 2
 
 
-def align_faces(faces: np.ndarray) -> np.ndarray:
-    """float32 [n, 478, 3] faces in pixels -> the same faces centred, scaled and de-rotated."""
-    faces = np.asarray(faces, dtype=np.float64)
+@lru_cache(maxsize=1)
+def canonical_rigid() -> tuple[np.ndarray, np.ndarray]:
+    """(landmark indices int [m], canonical positions float64 [m, 3]) of the rigid points."""
     mirror = point_mirror()
-    right_eye = faces[:, _RIGHT_EYE].mean(axis=1)
-    left_eye = faces[:, mirror[list(_RIGHT_EYE)]].mean(axis=1)
-    origin = (right_eye + left_eye) / 2
-    scale = np.linalg.norm(left_eye - right_eye, axis=1)
-    scale = np.where(scale > 1e-6, scale, 1.0)
-    centred = (faces - origin[:, None, :]) / scale[:, None, None]
-    # In the image the face's right eye is on the left; rotate the eye line onto +x.
-    dx, dy = (left_eye - right_eye)[:, 0], (left_eye - right_eye)[:, 1]
-    angle = np.arctan2(dy, dx)
-    cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
-    x, y = centred[..., 0], centred[..., 1]
-    aligned = np.stack([cos * x + sin * y, -sin * x + cos * y, centred[..., 2]], axis=-1)
+    points = dict(_CANONICAL_HALF)
+    for p, (x, y, z) in _CANONICAL_HALF.items():
+        points[int(mirror[p])] = (-x, y, z)
+    order = sorted(points)
+    return np.asarray(order, dtype=np.int64), np.asarray([points[p] for p in order])
+
+
+def align_faces(faces: np.ndarray) -> np.ndarray:
+    """float32 [n, 478, 3] faces in pixels -> the same faces on the canonical face (see above).
+
+    Per face: the rotation R, scale s and centre c that minimise
+    ``sum |s R (p - c) - q|^2`` over the rigid points p and their canonical positions q
+    (Umeyama 1991; a reflection is never allowed).
+    """
+    faces = np.asarray(faces, dtype=np.float64)
+    index, target = canonical_rigid()
+    rigid = faces[:, index]
+    centre = rigid.mean(axis=1)
+    centred = rigid - centre[:, None]
+    cov = np.einsum("mi,nmj->nij", target, centred) / len(index)
+    u, d, vt = np.linalg.svd(cov)
+    flip = np.ones((len(faces), 3))
+    flip[:, 2] = np.sign(np.linalg.det(u) * np.linalg.det(vt))
+    rotation = np.einsum("nij,nj,njk->nik", u, flip, vt)
+    spread = (centred**2).sum(axis=(1, 2)) / len(index)
+    scale = (d * flip).sum(axis=1) / np.where(spread > 1e-12, spread, 1.0)
+    aligned = np.einsum("nij,nmj->nmi", rotation, faces - centre[:, None]) * scale[:, None, None]
     return aligned.astype(np.float32)
 
 

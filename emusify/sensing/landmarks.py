@@ -1,12 +1,15 @@
-"""Face (and body) landmarks from one BGR image with MediaPipe.
+"""Face landmarks from one BGR image with MediaPipe, always from the same model and face crop.
 
-MediaPipe Holistic (``model_complexity=1``, the only complexity whose models ship inside the
-``mediapipe==0.10.21`` wheel) gives the 478-point face mesh plus pose and hands. Holistic finds
-its face through the pose detector, which misses many tightly cropped faces (photos, the
-48x48 FER2013 crops): when it finds no face, FaceMesh, which runs a face detector of its own,
-is tried with a lower detection threshold, first on the image and then on the image with a
-margin around it. Both give the same 478-point topology, so features do not care which found
-the face.
+MediaPipe's 478-point face mesh depends a little on how the face was cropped before the mesh
+model saw it. Holistic crops the face from its pose detector (it needs a body, so it finds
+most tight face crops but almost no face in a webcam-like frame without shoulders); FaceMesh
+crops it from a face detector of its own. A model trained on one kind of crop reads the other
+slightly differently, so the reading would depend on how the person sits. The extractor
+therefore takes the face from FaceMesh (``static_image_mode`` always, so its crop always comes
+from the face detector, never from the previous frame's mesh), first on the image and then
+on the image with a margin around it (its detector misses faces that fill the whole image).
+Holistic (``model_complexity=1``, the only complexity whose models ship inside the
+``mediapipe==0.10.21`` wheel) is only the last resort for the few faces FaceMesh misses.
 
 Small images are upscaled before MediaPipe sees them: its detectors work poorly on faces
 under about 100 pixels. The extractor never stores an image.
@@ -25,13 +28,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 #: Bump when what ``extract`` returns for the same image changes (it keys the landmark cache).
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 #: Points in MediaPipe's refined face mesh (468 mesh points + 10 iris points).
 FACE_POINTS = 478
 #: Images whose shorter side is below this are upscaled to it before detection.
 MIN_SIDE = 192
-#: Detection threshold of the FaceMesh fallback (Holistic keeps MediaPipe's default 0.5).
-FALLBACK_CONFIDENCE = 0.3
+#: Detection threshold of FaceMesh's face detector (Holistic keeps MediaPipe's default 0.5).
+FACE_CONFIDENCE = 0.3
 #: Margin added on each side (as a fraction of the size) for the last, padded attempt.
 PAD_FRACTION = 0.25
 
@@ -102,8 +105,9 @@ def _prepare(bgr: np.ndarray) -> np.ndarray:
 class LandmarkExtractor:
     """MediaPipe graphs for one thread; use as a context manager so they are closed.
 
-    ``static_image_mode=True`` (the default) analyses every image on its own, as training
-    does; False lets MediaPipe track the face between consecutive video frames.
+    ``static_image_mode`` applies to the Holistic fallback only (False lets it track a body
+    between consecutive video frames); the face mesh always comes from a fresh face detection,
+    as in training. ``fallback=False`` leaves Holistic out.
     """
 
     def __init__(self, *, static_image_mode: bool = True, fallback: bool = True):
@@ -113,19 +117,19 @@ class LandmarkExtractor:
         self._face_mesh: Any = None
 
     def open(self) -> LandmarkExtractor:
-        if self._holistic is None:
+        if self._face_mesh is None:
             mp = import_mediapipe()
-            self._holistic = mp.solutions.holistic.Holistic(
-                static_image_mode=self.static_image_mode,
-                model_complexity=1,
-                refine_face_landmarks=True,
+            self._face_mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=FACE_CONFIDENCE,
             )
             if self.fallback:
-                self._face_mesh = mp.solutions.face_mesh.FaceMesh(
-                    static_image_mode=True,
-                    max_num_faces=1,
-                    refine_landmarks=True,
-                    min_detection_confidence=FALLBACK_CONFIDENCE,
+                self._holistic = mp.solutions.holistic.Holistic(
+                    static_image_mode=self.static_image_mode,
+                    model_complexity=1,
+                    refine_face_landmarks=True,
                 )
         return self
 
@@ -143,24 +147,12 @@ class LandmarkExtractor:
 
     def extract(self, bgr: np.ndarray) -> Landmarks | None:
         """The landmarks of the (most prominent) face in a BGR image, or None if none is found."""
-        if self._holistic is None:
+        if self._face_mesh is None:
             self.open()
         if bgr is None or bgr.ndim not in (2, 3) or bgr.size == 0:
             raise ValueError("extract() needs a non-empty BGR image array")
         rgb = _prepare(bgr)
         height, width = rgb.shape[:2]
-        result = self._holistic.process(rgb)
-        if result.face_landmarks is not None:
-            return Landmarks(
-                face=_to_pixels(result.face_landmarks, width, height),
-                image_size=(width, height),
-                source="holistic",
-                pose=_optional(result.pose_landmarks, width, height, with_visibility=True),
-                left_hand=_optional(result.left_hand_landmarks, width, height),
-                right_hand=_optional(result.right_hand_landmarks, width, height),
-            )
-        if self._face_mesh is None:
-            return None
         face = self._face_mesh_face(rgb)
         if face is not None:
             return Landmarks(face=face, image_size=(width, height), source="face_mesh")
@@ -170,7 +162,19 @@ class LandmarkExtractor:
         if face is not None:
             face[:, :2] -= pad  # back into the unpadded image's coordinates
             return Landmarks(face=face, image_size=(width, height), source="face_mesh_padded")
-        return None
+        if self._holistic is None:
+            return None
+        result = self._holistic.process(rgb)
+        if result.face_landmarks is None:
+            return None
+        return Landmarks(
+            face=_to_pixels(result.face_landmarks, width, height),
+            image_size=(width, height),
+            source="holistic",
+            pose=_optional(result.pose_landmarks, width, height, with_visibility=True),
+            left_hand=_optional(result.left_hand_landmarks, width, height),
+            right_hand=_optional(result.right_hand_landmarks, width, height),
+        )
 
     def _face_mesh_face(self, rgb: np.ndarray) -> np.ndarray | None:
         result = self._face_mesh.process(rgb)
