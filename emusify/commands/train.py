@@ -19,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="training images in DIR/<emotion>/*.jpg|png|tiff",
     )
+    parser.add_argument(
+        "--framed-copies",
+        action="store_true",
+        help="also train on each image put into a webcam-sized frame (twice the extraction), "
+        "so the model reads tight face crops and webcam frames alike",
+    )
     mine = parser.add_argument_group("your collected samples (emusify collect)")
     mine.add_argument(
         "--samples",
@@ -108,7 +114,11 @@ def run(args: argparse.Namespace) -> int:
     parts = [mine] if mine is not None else []
     if args.images:
         images = images_training_data(
-            args.images, cache_dir=cache, workers=args.workers, progress=progress
+            args.images,
+            cache_dir=cache,
+            workers=args.workers,
+            progress=progress,
+            framed_copies=args.framed_copies,
         )
         parts.insert(0, images)
     train = _enough_labels(combine(parts))

@@ -6,6 +6,12 @@ skips MediaPipe entirely and a change to the feature function needs no new extra
 cache lives under ``paths.cache_dir()`` (or a given folder), one file per image folder, and
 an entry is reused only while the image's path, size and modification time and
 ``landmarks.EXTRACTOR_VERSION`` are unchanged.
+
+``framed=True`` extracts the landmarks of each image put into a webcam-sized frame instead
+(``webcam_frame``, cached separately). MediaPipe's face mesh of a tight face crop differs a
+little from that of the same face in a larger frame (the face crop the mesh model sees holds
+the image border in one case, background in the other); training on both teaches the model to
+read a face the same way in either.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
 SOURCES = ("none", "holistic", "face_mesh", "face_mesh_padded", "unreadable")
 #: Save the cache after this many newly extracted images, so an interrupted run keeps them.
 SAVE_EVERY = 2000
+#: The webcam-sized frame of ``webcam_frame`` (width, height) and its grey level.
+FRAME_SIZE = (640, 480)
+FRAME_GREY = 128
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -45,6 +54,27 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None:
         raise DataError(f"{path}: not a readable image (jpg, png, tiff or bmp)")
     return image
+
+
+def webcam_frame(image: np.ndarray) -> np.ndarray:
+    """The image centred in a mid-grey 640x480 frame, as a webcam would show the face: 48x48
+    FER2013 faces scaled 4x, larger images at most 400 pixels on their longer side (the
+    layout of ``../shared/tools/frame-faces.py``)."""
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    height, width = image.shape[:2]
+    if (height, width) == (48, 48):
+        image = cv2.resize(image, (192, 192), interpolation=cv2.INTER_CUBIC)
+    elif max(height, width) > 400:
+        scale = 400 / max(height, width)
+        size = (round(width * scale), round(height * scale))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    height, width = image.shape[:2]
+    frame_width, frame_height = FRAME_SIZE
+    out = np.full((frame_height, frame_width, 3), FRAME_GREY, np.uint8)
+    top, left = (frame_height - height) // 2, (frame_width - width) // 2
+    out[top : top + height, left : left + width] = image
+    return out
 
 
 def list_images(root: str | os.PathLike[str]) -> list[tuple[Path, str]]:
@@ -94,10 +124,11 @@ class FolderLandmarks:
             yield self.landmarks(i)
 
 
-def cache_file(root: Path, cache_dir: Path | None = None) -> Path:
+def cache_file(root: Path, cache_dir: Path | None = None, framed: bool = False) -> Path:
     base = Path(cache_dir) if cache_dir else paths.cache_dir() / "landmarks"
     digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
-    return base / f"{root.resolve().name}-{digest}-x{EXTRACTOR_VERSION}.npz"
+    kind = "-framed" if framed else ""
+    return base / f"{root.resolve().name}-{digest}{kind}-x{EXTRACTOR_VERSION}.npz"
 
 
 def _stat_key(path: Path) -> tuple[int, int]:
@@ -161,14 +192,17 @@ def _close_worker() -> None:
         _worker_extractor = None
 
 
-def _extract_one(path: str) -> tuple[np.ndarray, int, np.ndarray]:
+def _extract_one(job: tuple[str, bool]) -> tuple[np.ndarray, int, np.ndarray]:
     """(face [478, 3] or NaN, source code, analysed image size) for one image file."""
     assert _worker_extractor is not None
+    path, framed = job
     nan = np.full((FACE_POINTS, 3), np.nan, dtype=np.float32)
     try:
         image = read_image(path)
     except DataError:
         return nan, SOURCES.index("unreadable"), np.zeros(2, np.int32)
+    if framed:
+        image = webcam_frame(image)
     lm = _worker_extractor.extract(image)
     if lm is None:
         return nan, 0, np.zeros(2, np.int32)
@@ -182,8 +216,10 @@ def extract_folder(
     workers: int = 2,
     progress: bool = True,
     labels: Sequence[str] | None = None,
+    framed: bool = False,
 ) -> FolderLandmarks:
-    """Landmarks for every image under ``root/<label>/``, from the cache where it is current.
+    """Landmarks for every image under ``root/<label>/``, from the cache where it is current
+    (``framed``: of each image in a webcam-sized frame, see the module docstring).
 
     ``labels`` limits the folders read (others are skipped). Unreadable images are listed in
     ``unreadable`` rather than raised, so one bad file does not throw away a long extraction.
@@ -192,7 +228,7 @@ def extract_folder(
     items = list_images(root)
     if labels is not None:
         items = [(p, label) for p, label in items if label in set(labels)]
-    file = cache_file(root, cache_dir)
+    file = cache_file(root, cache_dir, framed)
     cached = _load_cache(file)
     keys = [str(p.resolve()) for p, _ in items]
     stats = [_stat_key(p) for p, _ in items]
@@ -209,9 +245,8 @@ def extract_folder(
         len(todo),
     )
     if todo:
-        _extract_into(
-            cached, [keys[i] for i in todo], [stats[i] for i in todo], file, workers, progress
-        )
+        jobs = [(keys[i], framed) for i in todo]
+        _extract_into(cached, jobs, [stats[i] for i in todo], file, workers, progress)
     faces = np.stack([cached[k][2] for k in keys]) if keys else np.zeros((0, FACE_POINTS, 3))
     sources = np.asarray([cached[k][3] for k in keys], dtype=np.int8)
     unreadable = [items[i][0] for i in np.flatnonzero(sources == SOURCES.index("unreadable"))]
@@ -227,9 +262,10 @@ def extract_folder(
     )
 
 
-def _extract_into(cached, keys, stats, file, workers, progress) -> None:
+def _extract_into(cached, jobs, stats, file, workers, progress) -> None:
     from tqdm import tqdm
 
+    keys = [key for key, _ in jobs]
     bar = tqdm(
         total=len(keys),
         desc=f"landmarks {file.name.split('-')[0]}",
@@ -253,13 +289,13 @@ def _extract_into(cached, keys, stats, file, workers, progress) -> None:
         if workers <= 1:
             _init_worker()
             try:
-                store(map(_extract_one, keys))
+                store(map(_extract_one, jobs))
             finally:
                 _close_worker()
         else:
             context = multiprocessing.get_context("spawn")  # MediaPipe graphs do not fork well
             with context.Pool(workers, initializer=_init_worker) as pool:
-                store(pool.imap(_extract_one, keys, chunksize=8))
+                store(pool.imap(_extract_one, jobs, chunksize=8))
     finally:
         bar.close()
         if since_save:

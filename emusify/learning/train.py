@@ -121,8 +121,8 @@ def combine(parts: list[TrainingData]) -> TrainingData:
 class TrainSettings:
     seed: int = 0
     validation_fraction: float = 0.15
-    epochs: int = 200
-    patience: int = 20
+    epochs: int = 80
+    patience: int = 12
     batch_size: int = 256
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 3e-4
@@ -131,10 +131,13 @@ class TrainSettings:
     dropout: float = 0.5
     input_noise: float = 0.15
     class_weight_power: float = 0.5
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
+    #: per-class probability factors are fitted so that every class reaches this validation
+    #: recall where it can (0: no rebalancing)
+    min_recall: float = 0.42
     mirror: bool = True
     projection: int = 256  #: whitened principal components fed to the trunk (0: none)
-    members: int = 1  #: networks averaged in the exported model
+    members: int = 3  #: networks averaged in the exported model
 
 
 @dataclass
@@ -202,7 +205,52 @@ def _keras_objects() -> dict[str, Any]:
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "index": self.index, "sign": self.sign}
 
-    return {"MirrorFeatures": MirrorFeatures}
+    @keras.saving.register_keras_serializable(package="emusify")
+    class ClassScale(keras.layers.Layer):
+        """Probabilities times fixed per-class factors, renormalised (see ``rebalance``)."""
+
+        def __init__(self, factors: list[float], **kwargs: Any):
+            super().__init__(**kwargs)
+            self.factors = [float(f) for f in factors]
+
+        def call(self, p: Any) -> Any:
+            scaled = p * keras.ops.convert_to_tensor(self.factors, dtype=p.dtype)
+            return scaled / keras.ops.sum(scaled, axis=-1, keepdims=True)
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "factors": self.factors}
+
+    return {"MirrorFeatures": MirrorFeatures, "ClassScale": ClassScale}
+
+
+def rebalance(y: np.ndarray, probs: np.ndarray, min_recall: float) -> np.ndarray:
+    """Per-class factors on the probabilities that lift every class's validation recall to
+    ``min_recall`` where that is possible, at the least cost in accuracy.
+
+    The rarer, harder classes (fear in FER2013) are otherwise read as their look-alikes, and
+    a mood that is never recognised cannot choose its music. Greedy: raise the factor of the
+    class with the lowest recall by 5 % at a time (at most to 2), stop when all reach the
+    floor or a step would cost more than a point of accuracy in total.
+    """
+    k = probs.shape[1]
+    factors = np.ones(k)
+    base = float((probs.argmax(axis=1) == y).mean())
+
+    def recalls(f: np.ndarray) -> np.ndarray:
+        pred = (probs * f).argmax(axis=1)
+        return np.asarray([(pred[y == c] == c).mean() if (y == c).any() else 1.0 for c in range(k)])
+
+    for _ in range(100):
+        r = recalls(factors)
+        worst = int(np.argmin(r))
+        if r[worst] >= min_recall or factors[worst] >= 2.0:
+            break
+        trial = factors.copy()
+        trial[worst] *= 1.05
+        if base - float(((probs * trial).argmax(axis=1) == y).mean()) > 0.01:
+            break
+        factors = trial
+    return factors
 
 
 def fit_projection(x: np.ndarray, size: int, mirror: bool) -> tuple[np.ndarray, ...]:
@@ -250,12 +298,13 @@ def build_model(
     projection: np.ndarray,
     members: list[tuple[Any, Any]],
     mirror: bool,
+    factors: np.ndarray | None = None,
 ) -> Any:
     """The Keras model [n, FEATURE_SIZE] -> probabilities [n, k] (see the module docstring)
     around already built member (trunk, head) layers."""
     import keras
 
-    mirror_layer = _keras_objects()["MirrorFeatures"]
+    objects = _keras_objects()
     inputs = keras.Input((FEATURE_SIZE,), name="features")
     norm = keras.layers.Normalization(mean=mean, variance=variance, name="standardise")
     project = keras.layers.Dense(
@@ -264,11 +313,16 @@ def build_model(
     views = [inputs]
     if mirror:
         index, sign = mirror_map()
-        views.append(mirror_layer(index.tolist(), sign.tolist(), name="mirror")(inputs))
+        views.append(
+            objects["MirrorFeatures"](index.tolist(), sign.tolist(), name="mirror")(inputs)
+        )
     projected = [project(norm(view)) for view in views]
     project.set_weights([np.asarray(projection, dtype=np.float32)])
     outputs = [head(trunk(z)) for trunk, head in members for z in projected]
-    return keras.Model(inputs, _average(outputs, "average"), name="emotion")
+    probs = _average(outputs, "average")
+    if factors is not None and not np.allclose(factors, 1.0):
+        probs = objects["ClassScale"](np.asarray(factors).tolist(), name="rebalance")(probs)
+    return keras.Model(inputs, probs, name="emotion")
 
 
 def _core_model(member: tuple[Any, Any], width: int, views: int) -> Any:
@@ -406,6 +460,12 @@ def train_model(
         epochs_run.append(len(history.history["loss"]))
         best_epochs.append(int(np.argmax(history.history["val_accuracy"])) + 1)
     model = build_model(mean, variance, projection, members, settings.mirror)
+    factors = np.ones(k)
+    if settings.min_recall > 0:
+        factors = rebalance(
+            validation.y, model.predict(validation.x, verbose=0), settings.min_recall
+        )
+        model = build_model(mean, variance, projection, members, settings.mirror, factors)
     val_probs = model.predict(validation.x, batch_size=1024, verbose=0)
     scores = score(validation.y, val_probs, labels)
 
@@ -450,6 +510,7 @@ def train_model(
             "epochs_run": epochs_run,
             "best_epoch": best_epochs,
             "class_weights": {labels[i]: round(w, 4) for i, w in weights.items()},
+            "class_factors": {labels[i]: round(float(f), 4) for i, f in enumerate(factors)},
         },
         "settings": asdict(settings),
         "software": {
@@ -546,28 +607,48 @@ def images_training_data(
     workers: int = 2,
     progress: bool = True,
     labels: list[str] | None = None,
+    framed_copies: bool = False,
 ) -> TrainingData:
     """Feature vectors of the faces found in ``root/<label>/`` (images without a face are left
-    out and counted in ``info``)."""
+    out and counted in ``info``). ``framed_copies`` adds each face as it looks in a
+    webcam-sized frame (``dataset.webcam_frame``), in the same group as the image, so that the
+    model reads a face the same way however it was framed."""
     from emusify.learning.dataset import extract_folder
 
-    folder = extract_folder(
-        root, cache_dir=cache_dir, workers=workers, progress=progress, labels=labels
-    )
+    kinds = (False, True) if framed_copies else (False,)
+    folders = [
+        extract_folder(
+            root,
+            cache_dir=cache_dir,
+            workers=workers,
+            progress=progress,
+            labels=labels,
+            framed=framed,
+        )
+        for framed in kinds
+    ]
+    folder = folders[0]
     for path in folder.unreadable:
         log.warning("%s: not a readable image, skipped", path)
-    found = folder.found
     names = labels or sorted(set(folder.labels))
     y = np.asarray([names.index(v) for v in folder.labels], dtype=np.int64)
-    x = (
-        features_from_faces(folder.faces[found])
-        if found.any()
-        else np.zeros((0, FEATURE_SIZE), np.float32)
-    )
+    xs, ys, groups = [], [], []
+    for part in folders:
+        found = part.found
+        if found.any():
+            xs.append(features_from_faces(part.faces[found]))
+            ys.append(y[found])
+            groups.append(np.flatnonzero(found))
     info = {
         "source": str(Path(root).resolve()),
         "images": len(folder),
-        "faces_found": int(found.sum()),
+        "faces_found": int(folder.found.sum()),
         "unreadable": len(folder.unreadable),
     }
-    return TrainingData(x, y[found], names, np.flatnonzero(found), info)
+    if framed_copies:
+        info["framed_copies_found"] = int(folders[1].found.sum())
+    if not xs:
+        return TrainingData(
+            np.zeros((0, FEATURE_SIZE), np.float32), y[:0], names, np.zeros(0, np.int64), info
+        )
+    return TrainingData(np.concatenate(xs), np.concatenate(ys), names, np.concatenate(groups), info)

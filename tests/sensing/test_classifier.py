@@ -82,9 +82,15 @@ def test_a_missing_or_corrupt_tflite_names_the_file(copy):
     "content, message",
     [
         ("{not json", "not valid JSON"),
-        ('{"labels": ["happy", "happy"], "feature_version": 1}', "distinct names"),
+        (
+            json.dumps({"labels": ["happy", "happy"], "feature_version": FEATURE_VERSION}),
+            "distinct",
+        ),
         ('["happy", "sad"]', "list of at least two"),
-        ('{"labels": ["a", "b", "c", "d", "e", "f"], "feature_version": 1}', "names 6 labels"),
+        (
+            json.dumps({"labels": list("abcdef"), "feature_version": FEATURE_VERSION}),
+            "names 6 labels",
+        ),
         (
             json.dumps({"labels": FER_LABELS, "feature_version": FEATURE_VERSION + 1}),
             "features version",

@@ -56,6 +56,19 @@ def test_position_size_and_in_plane_rotation_do_not_matter(face):
         np.testing.assert_allclose(y, x, atol=1e-4)
 
 
+def test_turning_the_head_out_of_the_image_plane_does_not_matter(face):
+    """The alignment undoes any 3-D rotation: the vector describes the expression, not the pose."""
+    x = landmark_features(face)
+    for yaw, pitch in [(25, 0), (0, -20), (-15, 10)]:
+        a, b = np.deg2rad(yaw), np.deg2rad(pitch)
+        turn_y = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        turn_x = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+        centre = face.face.mean(axis=0)
+        turned = (face.face - centre) @ (turn_x @ turn_y).T * 1.7 + centre
+        y = landmark_features(Landmarks(turned.astype(np.float32), face.image_size, face.source))
+        np.testing.assert_allclose(y, x, atol=1e-4)
+
+
 def test_a_rotated_photo_gives_nearly_the_same_vector(extractor, face):
     image = cv2.resize(cv2.imread(str(FACES / "surprise_0.png")), (192, 192))
     turn = cv2.getRotationMatrix2D((96, 96), 15, 1.0)

@@ -47,6 +47,31 @@ def test_landmarks_follow_the_face_in_a_bigger_frame(extractor):
     assert 400 < centre[0] < 560 and 200 < centre[1] < 360
 
 
+def test_a_face_gets_the_same_landmarks_as_a_tight_crop_and_in_a_webcam_frame(extractor):
+    """One face model and one kind of face crop whether or not the image shows a body, so the
+    reading does not depend on how the person sits (Holistic only when FaceMesh fails)."""
+    from emusify.sensing.features import landmark_features
+
+    pairs = [("sad_1", "happy_1"), ("happy_0", "sad_1"), ("surprise_0", "angry_0")]
+    pairs += [("angry_1", "happy_2"), ("neutral_0", "happy_0")]
+    ratios = []
+    for name, other_name in pairs:
+        crop = cv2.imread(str(FACES / f"{name}.png"))
+        frame = np.full((480, 640, 3), 128, np.uint8)
+        frame[144:336, 224:416] = cv2.resize(crop, (192, 192), interpolation=cv2.INTER_CUBIC)
+        tight, framed = extractor.extract(crop), extractor.extract(frame)
+        other = extractor.extract(cv2.imread(str(FACES / f"{other_name}.png")))
+        assert tight is not None and framed is not None and other is not None
+        assert {tight.source, framed.source} <= {"face_mesh", "face_mesh_padded"}
+        x = landmark_features(tight)
+        ratios.append(
+            np.linalg.norm(landmark_features(framed) - x)
+            / np.linalg.norm(landmark_features(other) - x)
+        )
+    # Each face is closer to itself in the other setting than to another face, most much closer.
+    assert max(ratios) < 1 and np.median(ratios) < 0.5, ratios
+
+
 def test_an_image_without_a_face_gives_none(extractor):
     rng = np.random.default_rng(0)
     assert extractor.extract(np.full((240, 320, 3), 128, np.uint8)) is None
@@ -62,7 +87,7 @@ def test_grey_and_bgra_images_are_accepted(extractor):
 def test_close_releases_the_graphs_and_a_closed_extractor_reopens():
     ex = LandmarkExtractor()
     with ex:
-        assert ex._holistic is not None
+        assert ex._face_mesh is not None and ex._holistic is not None
     assert ex._holistic is None and ex._face_mesh is None
     assert ex.extract(cv2.imread(str(FACES / "happy_0.png"))) is not None  # opens on demand
     ex.close()
