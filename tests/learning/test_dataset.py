@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from emusify.errors import DataError
-from emusify.learning.dataset import cache_file, extract_folder, list_images, read_image
+from emusify.learning.dataset import (
+    cache_file,
+    extract_folder,
+    list_images,
+    read_image,
+    webcam_frame,
+)
 
 FACES = Path(__file__).parent.parent / "assets" / "faces"
 
@@ -96,3 +102,20 @@ def test_two_worker_processes_give_the_same_landmarks(tmp_path):
     one = extract_folder(root, cache_dir=tmp_path / "a", workers=1, progress=False)
     two = extract_folder(root, cache_dir=tmp_path / "b", workers=2, progress=False)
     np.testing.assert_allclose(two.faces, one.faces, atol=1e-3)
+
+
+def test_framed_copies_are_extracted_from_a_webcam_sized_frame_and_cached_apart(tmp_path):
+    root = make_folder(tmp_path / "img", {"happy": ["happy_0.png"], "sad": ["sad_1.png"]})
+    cache = tmp_path / "cache"
+    crops = extract_folder(root, cache_dir=cache, workers=1, progress=False)
+    framed = extract_folder(root, cache_dir=cache, workers=1, progress=False, framed=True)
+    assert framed.extracted == 2 and framed.found.all()
+    assert cache_file(root, cache, framed=True) != cache_file(root, cache)
+    assert cache_file(root, cache, framed=True).is_file()
+    assert [tuple(s) for s in framed.image_sizes] == [(640, 480)] * 2
+    assert [tuple(s) for s in crops.image_sizes] == [(192, 192)] * 2
+    # The 48x48 face is scaled 4x and centred: its landmarks sit in the frame's middle.
+    centre = framed.faces[0][:, :2].mean(axis=0)
+    assert 224 < centre[0] < 416 and 144 < centre[1] < 336
+    frame = webcam_frame(read_image(FACES / "happy_0.png"))
+    assert frame.shape == (480, 640, 3) and (frame[0, 0] == 128).all()
