@@ -134,7 +134,7 @@ class TrainSettings:
     label_smoothing: float = 0.1
     #: per-class probability factors are fitted so that every class reaches this validation
     #: recall where it can (0: no rebalancing)
-    min_recall: float = 0.42
+    min_recall: float = 0.46
     mirror: bool = True
     projection: int = 256  #: whitened principal components fed to the trunk (0: none)
     members: int = 3  #: networks averaged in the exported model
