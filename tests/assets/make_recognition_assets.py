@@ -4,8 +4,11 @@
 * ``happy_faces.mp4`` and ``sad_faces.mp4``: 20 PublicTest faces each, upscaled to 192 px,
   every face held for 2 frames at 5 frames per second (8 s): the "camera" of end-to-end tests.
 
-Only faces that MediaPipe Holistic finds on their own are used, so that the assets test the
-pipeline rather than the fallback detector. Usage::
+Only faces that FaceMesh finds on the image itself are used (landmark source "face_mesh"), so
+that the assets test the main path rather than the padded retry or the Holistic fallback.
+(Extractor version 1 tried Holistic first and chose the faces Holistic found; with version 2
+the stills of every emotion but sad stayed the same; the videos were made again.)
+Usage::
 
     python tests/assets/make_recognition_assets.py ../shared/data/fer2013
 """
@@ -27,11 +30,11 @@ SIDE = 192
 FPS = 5
 
 
-def holistic_faces(folder: Path, n: int, extractor: LandmarkExtractor) -> list[Path]:
+def main_path_faces(folder: Path, n: int, extractor: LandmarkExtractor) -> list[Path]:
     chosen = []
     for path in sorted(folder.glob("*.jpg")):
         lm = extractor.extract(cv2.imread(str(path)))
-        if lm is not None and lm.source == "holistic":
+        if lm is not None and lm.source == "face_mesh":
             chosen.append(path)
             if len(chosen) == n:
                 break
@@ -42,11 +45,11 @@ def main(fer_root: Path) -> None:
     test = fer_root / "test"
     with LandmarkExtractor() as extractor:
         for folder in sorted(p for p in test.iterdir() if p.is_dir()):
-            for i, path in enumerate(holistic_faces(folder, STILLS, extractor)):
+            for i, path in enumerate(main_path_faces(folder, STILLS, extractor)):
                 cv2.imwrite(str(HERE / "faces" / f"{folder.name}_{i}.png"), cv2.imread(str(path)))
         for emotion in ("happy", "sad"):
             # Skip the stills' faces: the video shows other people.
-            faces = holistic_faces(test / emotion, STILLS + VIDEO_FACES, extractor)[STILLS:]
+            faces = main_path_faces(test / emotion, STILLS + VIDEO_FACES, extractor)[STILLS:]
             out = HERE / f"{emotion}_faces.mp4"
             writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIDE, SIDE))
             for path in faces:
