@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from damage import nan_largest_weights
 
 from emusify import paths
 from emusify.errors import ModelError
@@ -22,10 +23,7 @@ def damaged(tmp_path) -> Path:
     folder = Path(
         shutil.copytree(DEFAULT, tmp_path / "damaged", ignore=shutil.ignore_patterns("*.keras"))
     )
-    data = bytearray((folder / MODEL_FILE).read_bytes())
-    middle = len(data) // 2
-    data[middle : middle + 400_000] = b"\xff" * 400_000  # 0xffffffff is a float32 NaN
-    (folder / MODEL_FILE).write_bytes(bytes(data))
+    nan_largest_weights(folder / MODEL_FILE)
     return folder
 
 
