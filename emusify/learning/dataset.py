@@ -1,9 +1,10 @@
 """Labelled image folders (``DIR/<emotion>/*.jpg|png|tiff``) and their landmark cache.
 
-MediaPipe costs ~50 ms per image, so a 28,000-image folder takes a quarter of an hour on two
-cores. The raw face landmarks (not the feature vectors) are cached on disk, so a second run
-skips MediaPipe entirely and a change to the feature function needs no new extraction. The
-cache lives under ``paths.cache_dir()`` (or a given folder), one file per image folder, and
+MediaPipe costs ~10 ms per small image (more for large ones), so a 28,000-image folder takes
+about five minutes on two cores. The raw face landmarks (not the feature vectors) are cached
+on disk, so a second run skips MediaPipe entirely and a change to the feature function needs
+no new extraction. The cache lives under ``paths.cache_dir()`` (or a given folder), one file
+per image folder, and
 an entry is reused only while the image's path, size and modification time and
 ``landmarks.EXTRACTOR_VERSION`` are unchanged.
 
