@@ -4,9 +4,8 @@ MediaPipe costs ~10 ms per small image (more for large ones), so a 28,000-image 
 about five minutes on two cores. The raw face landmarks (not the feature vectors) are cached
 on disk, so a second run skips MediaPipe entirely and a change to the feature function needs
 no new extraction. The cache lives under ``paths.cache_dir()`` (or a given folder), one file
-per image folder, and
-an entry is reused only while the image's path, size and modification time and
-``landmarks.EXTRACTOR_VERSION`` are unchanged.
+per image folder, and an entry is reused only while the image's path, size and modification
+time and ``landmarks.EXTRACTOR_VERSION`` are unchanged.
 
 ``framed=True`` extracts the landmarks of each image put into a webcam-sized frame instead
 (``webcam_frame``, cached separately). MediaPipe's face mesh of a tight face crop differs a
