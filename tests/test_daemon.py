@@ -416,38 +416,3 @@ def test_run_with_a_video_path_that_is_not_utf8_keeps_running(tmp_path, songs):
     finally:
         subprocess.run([*cmd, "ctl", "quit"], env=env, capture_output=True, timeout=20)
         assert proc.wait(timeout=10) == 0
-
-
-def test_a_worker_outlives_no_daemon_killed_with_sigkill(tmp_path, songs):
-    """kill -9 of the daemon mid-window: the worker is told (SIGTERM on its parent's death)
-    and releases the camera at once."""
-    code = f"""
-import time
-from emusify.config import parse_config
-from emusify.daemon import Daemon, Schedule, worker_checker
-from emusify.history import History
-from emusify.music.jukebox import Jukebox
-cfg = parse_config({{"camera": {{"source": 0}},
-                    "schedule": {{"interval_minutes": 60, "window_seconds": 60}},
-                    "music": {{"songs_root": {str(songs)!r}}}}})
-schedule = Schedule.from_config(cfg)
-history = History({str(tmp_path / "h.sqlite3")!r})
-checker = worker_checker(cfg, schedule, opener="worker_cameras:scripted")
-Daemon(checker, Jukebox(cfg, history), history, schedule).start()
-time.sleep(600)
-"""
-    env = {**worker_env(tmp_path, [f"live:{HAPPY}"]), "SDL_AUDIODRIVER": "dummy"}
-    daemon = subprocess.Popen([sys.executable, "-c", code], env=env)
-    log = tmp_path / "cameras.log"
-    try:
-        wait_until(lambda: log.exists() and "open 0 live" in log.read_text(), what="camera")
-        time.sleep(1.0)  # the window under way, frames flowing
-        tasks = Path(f"/proc/{daemon.pid}/task").glob("*/children")
-        (worker,) = [int(pid) for task in tasks for pid in task.read_text().split()]
-        daemon.kill()
-        daemon.wait()
-        wait_until(lambda: "release 0" in log.read_text(), timeout=5, what="camera released")
-        wait_until(lambda: not Path(f"/proc/{worker}").exists(), timeout=5, what="worker gone")
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
