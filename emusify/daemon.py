@@ -97,7 +97,12 @@ def worker_checker(
     """The checker ``emusify run`` uses: one worker process per window, as configured.
 
     ``opener`` (``"module:function"``) replaces the webcam in the worker: tests only."""
-    request = CheckRequest(
+    return WorkerChecker(check_request(cfg, schedule, opener=opener), env=env)
+
+
+def check_request(cfg: Config, schedule: Schedule, *, opener: str | None = None) -> CheckRequest:
+    """What a worker is asked to do, from the configuration (at start and on reload)."""
+    return CheckRequest(
         source=cfg.camera_source,
         width=cfg.camera.width,
         height=cfg.camera.height,
@@ -108,7 +113,6 @@ def worker_checker(
         min_share=cfg.decision.min_share,
         opener=opener,
     )
-    return WorkerChecker(request, env=env)
 
 
 # --- status -------------------------------------------------------------------------------
@@ -387,17 +391,7 @@ class Daemon:
         """A reloaded configuration: schedule, camera, decision, model and volume at once."""
         assert self.watcher is not None
         schedule = Schedule.from_config(cfg)
-        self.checker.request = dataclasses.replace(
-            self.checker.request,
-            source=cfg.camera_source,
-            width=cfg.camera.width,
-            height=cfg.camera.height,
-            fps=schedule.fps,
-            seconds=schedule.window,
-            model=str(cfg.model),
-            min_face_frames=cfg.decision.min_face_frames,
-            min_share=cfg.decision.min_share,
-        )
+        self.checker.request = check_request(cfg, schedule, opener=self.checker.request.opener)
         if schedule.interval != self.schedule.interval and self._next_check is not None:
             # The next check moves to the new interval after the last one began.
             began = self._next_check - self.schedule.interval
