@@ -2,8 +2,7 @@
 
 The shipped default model was made from the project directory with::
 
-    .venv/bin/python train.py --images ../shared/data/fer2013/train --framed-copies \\
-        --out models/default --seed 0
+    .venv/bin/python train.py --images ../shared/data/fer2013/train --out models/default --seed 0
 """
 
 import sys

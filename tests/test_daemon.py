@@ -319,7 +319,9 @@ def test_a_check_brings_back_numbers_only(start, songs):
     assert result is not None and result.mood.emotion == "happy"
     faces = result.mood.face_frames
     assert result.probs.shape == (faces, len(result.labels))
-    assert result.features.shape == (faces, FEATURE_SIZE)
+    # Every view of each face frame (the image, mirrored, reframed, that mirrored).
+    assert faces <= len(result.features) <= 4 * faces
+    assert result.features.shape[1] == FEATURE_SIZE
     assert result.features.dtype == np.float32 and np.isfinite(result.features).all()
     np.testing.assert_allclose(result.probs.sum(axis=1), 1.0, atol=1e-4)
 

@@ -140,7 +140,6 @@ def test_ctl_mood_sad_plays_the_sad_folder_at_once_and_shows_in_status(
 def test_a_correction_with_learning_on_is_a_sample_session_and_none_when_off(run, songs, capsys):
     r = run(songs)
     r.wait_for(lambda s: s.mood == "happy", what="the first check")
-    faces = r.daemon.last_result.mood.face_frames
     ctl(capsys, "mood", "sad")  # learning is off by default
     assert not list(paths.samples_dir().rglob("*.npz"))
     with History(r.history_path) as h:
@@ -150,7 +149,7 @@ def test_a_correction_with_learning_on_is_a_sample_session_and_none_when_off(run
     assert load_config().listener.learn_from_corrections is True  # kept for the next start
     ctl(capsys, "mood", "auto")
     r.wait_for(lambda s: s.mood_source == "check" and s.mood == "happy", what="a new check")
-    faces = r.daemon.last_result.mood.face_frames
+    rows = len(r.daemon.last_result.features)  # every view of each face frame
     ctl(capsys, "mood", "neutral")
     [session] = list(paths.samples_dir().rglob("*.npz"))
     assert session.parent.name == "neutral"
@@ -160,15 +159,15 @@ def test_a_correction_with_learning_on_is_a_sample_session_and_none_when_off(run
     listing = ctl(capsys, "status")  # still running; then the listing of samples
     assert cli.main(["samples", "--sessions"]) == 0
     listing = capsys.readouterr().out
-    assert f"neutral        {faces:>7}         1" in listing or "neutral" in listing
-    assert f"{faces} samples in 1 session(s)" in listing
+    assert f"neutral        {rows:>7}         1" in listing or "neutral" in listing
+    assert f"{rows} samples in 1 session(s)" in listing
     assert "correction: the check at" in listing
 
     from emusify.learning.samples import read_session
     from emusify.sensing.features import FEATURE_VERSION
 
     data = read_session(session, feature_version=FEATURE_VERSION, feature_size=FEATURE_SIZE)
-    assert data.features.shape == (faces, FEATURE_SIZE)
+    assert data.features.shape == (rows, FEATURE_SIZE)
     assert (data.features == r.daemon.last_result.features).all()
 
 

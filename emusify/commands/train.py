@@ -19,12 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="training images in DIR/<emotion>/*.jpg|png|tiff",
     )
-    parser.add_argument(
-        "--framed-copies",
-        action="store_true",
-        help="also train on each image put into a webcam-sized frame (twice the extraction), "
-        "so the model reads tight face crops and webcam frames alike",
-    )
     mine = parser.add_argument_group("your collected samples (emusify collect)")
     mine.add_argument(
         "--samples",
@@ -118,7 +112,6 @@ def run(args: argparse.Namespace) -> int:
             cache_dir=cache,
             workers=args.workers,
             progress=progress,
-            framed_copies=args.framed_copies,
         )
         parts.insert(0, images)
     train = _enough_labels(combine(parts))

@@ -1,17 +1,17 @@
 """Labelled image folders (``DIR/<emotion>/*.jpg|png|tiff``) and their landmark cache.
 
-MediaPipe costs ~10 ms per small image (more for large ones), so a 28,000-image folder takes
-about five minutes on two cores. The raw face landmarks (not the feature vectors) are cached
-on disk, so a second run skips MediaPipe entirely and a change to the feature function needs
-no new extraction. The cache lives under ``paths.cache_dir()`` (or a given folder), one file
-per image folder, and an entry is reused only while the image's path, size and modification
-time and ``landmarks.EXTRACTOR_VERSION`` are unchanged.
+MediaPipe costs ~10 ms per view of a small image (more for large ones) and every image is read
+in its four views (``LandmarkExtractor.views``: as it is, mirrored, reframed, and that
+mirrored), so a 28,000-image folder takes about ten minutes on two cores. The raw face
+landmarks of every view (not the feature vectors) are cached on disk, so a second run skips
+MediaPipe entirely and a change to the feature function needs no new extraction. The cache
+lives under ``paths.cache_dir()`` (or a given folder), one file per image folder, and an entry
+is reused only while the image's path, size and modification time and
+``landmarks.EXTRACTOR_VERSION`` are unchanged.
 
-``framed=True`` extracts the landmarks of each image put into a webcam-sized frame instead
-(``webcam_frame``, cached separately). MediaPipe's face mesh of a tight face crop differs a
-little from that of the same face in a larger frame (the face crop the mesh model sees holds
-the image border in one case, background in the other); training on both teaches the model to
-read a face the same way in either.
+Training and evaluation read the same views as a mood check at run time, through the same
+function: the model learns every view as a row and is scored, like the recognizer reads a
+frame, on the average of its readings of a picture's views.
 """
 
 from __future__ import annotations
@@ -30,7 +30,13 @@ import numpy as np
 
 from emusify import paths
 from emusify.errors import DataError
-from emusify.sensing.landmarks import EXTRACTOR_VERSION, FACE_POINTS, LandmarkExtractor, Landmarks
+from emusify.sensing.landmarks import (
+    EXTRACTOR_VERSION,
+    FACE_POINTS,
+    VIEWS,
+    LandmarkExtractor,
+    Landmarks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +45,6 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
 SOURCES = ("none", "holistic", "face_mesh", "face_mesh_padded", "unreadable")
 #: Save the cache after this many newly extracted images, so an interrupted run keeps them.
 SAVE_EVERY = 2000
-#: The webcam-sized frame of ``webcam_frame`` (width, height) and its grey level.
-FRAME_SIZE = (640, 480)
-FRAME_GREY = 128
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -54,27 +57,6 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None:
         raise DataError(f"{path}: not a readable image (jpg, png, tiff or bmp)")
     return image
-
-
-def webcam_frame(image: np.ndarray) -> np.ndarray:
-    """The image centred in a mid-grey 640x480 frame, as a webcam would show the face: 48x48
-    FER2013 faces scaled 4x, larger images at most 400 pixels on their longer side (the
-    layout of ``../shared/tools/frame-faces.py``)."""
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    height, width = image.shape[:2]
-    if (height, width) == (48, 48):
-        image = cv2.resize(image, (192, 192), interpolation=cv2.INTER_CUBIC)
-    elif max(height, width) > 400:
-        scale = 400 / max(height, width)
-        size = (round(width * scale), round(height * scale))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    height, width = image.shape[:2]
-    frame_width, frame_height = FRAME_SIZE
-    out = np.full((frame_height, frame_width, 3), FRAME_GREY, np.uint8)
-    top, left = (frame_height - height) // 2, (frame_width - width) // 2
-    out[top : top + height, left : left + width] = image
-    return out
 
 
 def list_images(root: str | os.PathLike[str]) -> list[tuple[Path, str]]:
@@ -95,40 +77,49 @@ def list_images(root: str | os.PathLike[str]) -> list[tuple[Path, str]]:
 
 @dataclass
 class FolderLandmarks:
-    """Face landmarks for every image of a labelled folder, in ``list_images`` order."""
+    """Face landmarks of every view of every image of a labelled folder, in ``list_images``
+    order (views in ``landmarks.VIEWS`` order)."""
 
     root: Path
     paths: list[Path]
     labels: list[str]  #: folder name of each image
-    faces: np.ndarray  #: float32 [n, 478, 3], NaN where no face was found
-    sources: np.ndarray  #: int8 [n], index into SOURCES
-    image_sizes: np.ndarray  #: int32 [n, 2] (width, height) of the analysed image
+    faces: np.ndarray  #: float32 [n, views, 478, 3], NaN where no face was found
+    sources: np.ndarray  #: int8 [n, views], index into SOURCES
+    image_sizes: np.ndarray  #: int32 [n, views, 2] (width, height) of each analysed view
     unreadable: list[Path] = field(default_factory=list)
     extracted: int = 0  #: images that went through MediaPipe in this call (not cached)
 
     @property
-    def found(self) -> np.ndarray:
+    def view_found(self) -> np.ndarray:
+        """bool [n, views]: where a view holds a face."""
         return np.isin(self.sources, (1, 2, 3))
+
+    @property
+    def found(self) -> np.ndarray:
+        """bool [n]: images with a face in at least one view."""
+        return self.view_found.any(axis=1)
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def landmarks(self, i: int) -> Landmarks | None:
-        if not self.found[i]:
-            return None
-        width, height = (int(v) for v in self.image_sizes[i])
-        return Landmarks(self.faces[i], (width, height), SOURCES[self.sources[i]])
+    def landmarks(self, i: int) -> list[Landmarks | None]:
+        """The landmarks of each view of image ``i``."""
+        return [
+            Landmarks(self.faces[i, v], (int(w), int(h)), SOURCES[self.sources[i, v]])
+            if self.view_found[i, v]
+            else None
+            for v, (w, h) in enumerate(self.image_sizes[i])
+        ]
 
-    def iter_landmarks(self) -> Iterator[Landmarks | None]:
-        for i in range(len(self)):
-            yield self.landmarks(i)
 
-
-def cache_file(root: Path, cache_dir: Path | None = None, framed: bool = False) -> Path:
+def cache_file(root: Path, cache_dir: Path | None = None) -> Path:
     base = Path(cache_dir) if cache_dir else paths.cache_dir() / "landmarks"
     digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]
-    kind = "-framed" if framed else ""
-    return base / f"{root.resolve().name}-{digest}{kind}-x{EXTRACTOR_VERSION}.npz"
+    return base / f"{root.resolve().name}-{digest}-x{EXTRACTOR_VERSION}.npz"
+
+
+#: A cache entry: (mtime_ns, size, faces [views, 478, 3], sources [views], sizes [views, 2]).
+_Entry = tuple[int, int, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _stat_key(path: Path) -> tuple[int, int]:
@@ -136,13 +127,13 @@ def _stat_key(path: Path) -> tuple[int, int]:
     return st.st_mtime_ns, st.st_size
 
 
-def _load_cache(file: Path) -> dict[str, tuple[int, int, np.ndarray, int, np.ndarray]]:
+def _load_cache(file: Path) -> dict[str, _Entry]:
     if not file.is_file():
         return {}
     try:
         with np.load(file, allow_pickle=False) as z:
             return {
-                str(p): (int(m), int(s), f, int(src), size)
+                str(p): (int(m), int(s), f, src, size)
                 for p, m, s, f, src, size in zip(
                     z["paths"],
                     z["mtimes"],
@@ -158,7 +149,7 @@ def _load_cache(file: Path) -> dict[str, tuple[int, int, np.ndarray, int, np.nda
         return {}
 
 
-def _save_cache(file: Path, entries: dict[str, tuple[int, int, np.ndarray, int, np.ndarray]]):
+def _save_cache(file: Path, entries: dict[str, _Entry]):
     file.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(entries)
     tmp = file.with_suffix(".tmp.npz")
@@ -168,10 +159,12 @@ def _save_cache(file: Path, entries: dict[str, tuple[int, int, np.ndarray, int, 
         mtimes=np.asarray([entries[k][0] for k in keys], dtype=np.int64),
         sizes=np.asarray([entries[k][1] for k in keys], dtype=np.int64),
         faces=np.asarray([entries[k][2] for k in keys], dtype=np.float32).reshape(
-            -1, FACE_POINTS, 3
+            -1, len(VIEWS), FACE_POINTS, 3
         ),
-        sources=np.asarray([entries[k][3] for k in keys], dtype=np.int8),
-        image_sizes=np.asarray([entries[k][4] for k in keys], dtype=np.int32).reshape(-1, 2),
+        sources=np.asarray([entries[k][3] for k in keys], dtype=np.int8).reshape(-1, len(VIEWS)),
+        image_sizes=np.asarray([entries[k][4] for k in keys], dtype=np.int32).reshape(
+            -1, len(VIEWS), 2
+        ),
     )
     os.replace(tmp, file)
 
@@ -192,21 +185,22 @@ def _close_worker() -> None:
         _worker_extractor = None
 
 
-def _extract_one(job: tuple[str, bool]) -> tuple[np.ndarray, int, np.ndarray]:
-    """(face [478, 3] or NaN, source code, analysed image size) for one image file."""
+def _extract_one(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(faces [views, 478, 3] NaN where none, source codes [views], view sizes [views, 2])."""
     assert _worker_extractor is not None
-    path, framed = job
-    nan = np.full((FACE_POINTS, 3), np.nan, dtype=np.float32)
+    views = len(VIEWS)
+    faces = np.full((views, FACE_POINTS, 3), np.nan, dtype=np.float32)
+    sources = np.zeros(views, np.int8)
+    sizes = np.zeros((views, 2), np.int32)
     try:
         image = read_image(path)
     except DataError:
-        return nan, SOURCES.index("unreadable"), np.zeros(2, np.int32)
-    if framed:
-        image = webcam_frame(image)
-    lm = _worker_extractor.extract(image)
-    if lm is None:
-        return nan, 0, np.zeros(2, np.int32)
-    return lm.face, SOURCES.index(lm.source), np.asarray(lm.image_size, np.int32)
+        sources[:] = SOURCES.index("unreadable")
+        return faces, sources, sizes
+    for v, lm in enumerate(_worker_extractor.views(image)):
+        if lm is not None:
+            faces[v], sources[v], sizes[v] = lm.face, SOURCES.index(lm.source), lm.image_size
+    return faces, sources, sizes
 
 
 def extract_folder(
@@ -216,10 +210,9 @@ def extract_folder(
     workers: int = 2,
     progress: bool = True,
     labels: Sequence[str] | None = None,
-    framed: bool = False,
 ) -> FolderLandmarks:
-    """Landmarks for every image under ``root/<label>/``, from the cache where it is current
-    (``framed``: of each image in a webcam-sized frame, see the module docstring).
+    """Landmarks of every view of every image under ``root/<label>/``, from the cache where it
+    is current.
 
     ``labels`` limits the folders read (others are skipped). Unreadable images are listed in
     ``unreadable`` rather than raised, so one bad file does not throw away a long extraction.
@@ -228,7 +221,7 @@ def extract_folder(
     items = list_images(root)
     if labels is not None:
         items = [(p, label) for p, label in items if label in set(labels)]
-    file = cache_file(root, cache_dir, framed)
+    file = cache_file(root, cache_dir)
     cached = _load_cache(file)
     keys = [str(p.resolve()) for p, _ in items]
     stats = [_stat_key(p) for p, _ in items]
@@ -245,18 +238,21 @@ def extract_folder(
         len(todo),
     )
     if todo:
-        jobs = [(keys[i], framed) for i in todo]
+        jobs = [keys[i] for i in todo]
         _extract_into(cached, jobs, [stats[i] for i in todo], file, workers, progress)
-    faces = np.stack([cached[k][2] for k in keys]) if keys else np.zeros((0, FACE_POINTS, 3))
-    sources = np.asarray([cached[k][3] for k in keys], dtype=np.int8)
-    unreadable = [items[i][0] for i in np.flatnonzero(sources == SOURCES.index("unreadable"))]
+    empty = np.zeros((0, len(VIEWS), FACE_POINTS, 3))
+    faces = np.stack([cached[k][2] for k in keys]) if keys else empty
+    sources = np.asarray([cached[k][3] for k in keys], dtype=np.int8).reshape(-1, len(VIEWS))
+    unreadable = [items[i][0] for i in np.flatnonzero(sources[:, 0] == SOURCES.index("unreadable"))]
     return FolderLandmarks(
         root=root,
         paths=[p for p, _ in items],
         labels=[label for _, label in items],
         faces=faces.astype(np.float32),
         sources=sources,
-        image_sizes=np.asarray([cached[k][4] for k in keys], dtype=np.int32).reshape(-1, 2),
+        image_sizes=np.asarray([cached[k][4] for k in keys], dtype=np.int32).reshape(
+            -1, len(VIEWS), 2
+        ),
         unreadable=unreadable,
         extracted=len(todo),
     )
@@ -265,7 +261,7 @@ def extract_folder(
 def _extract_into(cached, jobs, stats, file, workers, progress) -> None:
     from tqdm import tqdm
 
-    keys = [key for key, _ in jobs]
+    keys = list(jobs)
     bar = tqdm(
         total=len(keys),
         desc=f"landmarks {file.name.split('-')[0]}",
@@ -275,7 +271,7 @@ def _extract_into(cached, jobs, stats, file, workers, progress) -> None:
     )
     since_save = 0
 
-    def store(results: Iterator[tuple[np.ndarray, int, np.ndarray]]) -> None:
+    def store(results: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
         nonlocal since_save
         for key, stat, (face, source, size) in zip(keys, stats, results, strict=True):
             cached[key] = (stat[0], stat[1], face, source, size)

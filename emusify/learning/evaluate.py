@@ -19,7 +19,7 @@ import numpy as np
 
 from emusify.errors import DataError
 from emusify.learning.dataset import extract_folder, list_images
-from emusify.sensing.classifier import EmotionModel
+from emusify.sensing.classifier import EmotionModel, average_views
 from emusify.sensing.features import features_from_faces
 
 log = logging.getLogger(__name__)
@@ -131,9 +131,11 @@ def evaluate_folder(
     truth = np.asarray([model.labels.index(v) for v in data.labels], dtype=np.int64)
     predicted = np.full(len(data), k, dtype=np.int64)  # k = "no face"
     found = data.found
-    if found.any():
-        probs = model.predict(features_from_faces(data.faces[found]))
-        predicted[found] = probs.argmax(axis=1)
+    rows = data.view_found
+    if rows.any():
+        readings = model.predict(features_from_faces(data.faces[rows]))
+        probs = average_views(readings, np.nonzero(rows)[0], len(data))
+        predicted[found] = probs[found].argmax(axis=1)
     confusion = np.zeros((k, k + 1), dtype=np.int64)
     np.add.at(confusion, (truth, predicted), 1)
     return Evaluation(

@@ -49,7 +49,7 @@ import numpy as np
 
 from emusify.errors import DataError, EmusifyError, ModelError
 from emusify.files import private_dir
-from emusify.sensing.classifier import LABELS_FILE, METRICS_FILE, MODEL_FILE
+from emusify.sensing.classifier import LABELS_FILE, METRICS_FILE, MODEL_FILE, average_views
 from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION, features_from_faces, mirror_map
 from emusify.sensing.landmarks import EXTRACTOR_VERSION
 
@@ -69,15 +69,21 @@ class TrainingData:
     labels: list[str]
     groups: np.ndarray  #: [n] group ids (any hashable dtype)
     info: dict[str, Any] = field(default_factory=dict)  #: where it came from, for metrics.json
+    #: int64 [n]: the picture each row is a view of; a picture is scored on the mean of its
+    #: views' readings, as the recognizer reads a frame (None: every row a picture of its own)
+    pictures: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.x = np.asarray(self.x, dtype=np.float32)
         self.y = np.asarray(self.y, dtype=np.int64)
         self.groups = np.asarray(self.groups)
+        if self.pictures is None:
+            self.pictures = np.arange(len(self.y), dtype=np.int64)
+        self.pictures = np.asarray(self.pictures, dtype=np.int64)
         if self.x.ndim != 2 or self.x.shape[1] != FEATURE_SIZE:
             raise DataError(f"feature vectors must be [n, {FEATURE_SIZE}], got {self.x.shape}")
-        if not (len(self.x) == len(self.y) == len(self.groups)):
-            raise DataError("x, y and groups must have the same length")
+        if not (len(self.x) == len(self.y) == len(self.groups) == len(self.pictures)):
+            raise DataError("x, y, groups and pictures must have the same length")
         if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.labels)):
             raise DataError("a label index is out of range")
 
@@ -85,7 +91,19 @@ class TrainingData:
         return len(self.y)
 
     def subset(self, mask: np.ndarray) -> TrainingData:
-        return TrainingData(self.x[mask], self.y[mask], self.labels, self.groups[mask], self.info)
+        return TrainingData(
+            self.x[mask],
+            self.y[mask],
+            self.labels,
+            self.groups[mask],
+            self.info,
+            self.pictures[mask],
+        )
+
+    def picture_readings(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(labels [pictures], readings [pictures, k]) from the readings of the rows."""
+        _, first, inverse = np.unique(self.pictures, return_index=True, return_inverse=True)
+        return self.y[first], average_views(probs, inverse, len(first))
 
     def counts(self) -> dict[str, int]:
         n = np.bincount(self.y, minlength=len(self.labels))
@@ -97,7 +115,9 @@ class TrainingData:
         if missing:
             raise DataError(f"labels {sorted(missing)} are not in {labels}")
         lookup = np.asarray([labels.index(v) if v in labels else -1 for v in self.labels])
-        return TrainingData(self.x, lookup[self.y], list(labels), self.groups, self.info)
+        return TrainingData(
+            self.x, lookup[self.y], list(labels), self.groups, self.info, self.pictures
+        )
 
 
 def combine(parts: list[TrainingData]) -> TrainingData:
@@ -108,12 +128,16 @@ def combine(parts: list[TrainingData]) -> TrainingData:
     labels = sorted({label for part in parts for label in part.labels})
     parts = [part.relabel(labels) for part in parts]
     groups = np.asarray([f"{i}:{g}" for i, part in enumerate(parts) for g in part.groups])
+    offsets = np.cumsum([0] + [int(part.pictures.max(initial=-1)) + 1 for part in parts])
     return TrainingData(
         np.concatenate([part.x for part in parts]),
         np.concatenate([part.y for part in parts]),
         labels,
         groups,
         {"parts": [part.info for part in parts]},
+        np.concatenate(
+            [part.pictures + offset for part, offset in zip(parts, offsets[:-1], strict=True)]
+        ),
     )
 
 
@@ -462,12 +486,15 @@ def train_model(
     model = build_model(mean, variance, projection, members, settings.mirror)
     factors = np.ones(k)
     if settings.min_recall > 0:
-        factors = rebalance(
-            validation.y, model.predict(validation.x, verbose=0), settings.min_recall
+        y_pictures, readings = validation.picture_readings(
+            model.predict(validation.x, batch_size=1024, verbose=0)
         )
+        factors = rebalance(y_pictures, readings, settings.min_recall)
         model = build_model(mean, variance, projection, members, settings.mirror, factors)
-    val_probs = model.predict(validation.x, batch_size=1024, verbose=0)
-    scores = score(validation.y, val_probs, labels)
+    y_pictures, readings = validation.picture_readings(
+        model.predict(validation.x, batch_size=1024, verbose=0)
+    )
+    scores = score(y_pictures, readings, labels)
 
     private_dir(out_dir)  # 0700 when it is one of your models (your data folder)
     tflite_bytes = export_tflite(model, out_dir / MODEL_FILE)
@@ -607,48 +634,31 @@ def images_training_data(
     workers: int = 2,
     progress: bool = True,
     labels: list[str] | None = None,
-    framed_copies: bool = False,
 ) -> TrainingData:
-    """Feature vectors of the faces found in ``root/<label>/`` (images without a face are left
-    out and counted in ``info``). ``framed_copies`` adds each face as it looks in a
-    webcam-sized frame (``dataset.webcam_frame``), in the same group as the image, so that the
-    model reads a face the same way however it was framed."""
+    """Feature vectors of every view with a face of the images in ``root/<label>/`` (images
+    without a face are left out and counted in ``info``); an image's views share its group
+    and picture, so they stay on one side of a validation split and are scored together."""
     from emusify.learning.dataset import extract_folder
 
-    kinds = (False, True) if framed_copies else (False,)
-    folders = [
-        extract_folder(
-            root,
-            cache_dir=cache_dir,
-            workers=workers,
-            progress=progress,
-            labels=labels,
-            framed=framed,
-        )
-        for framed in kinds
-    ]
-    folder = folders[0]
+    folder = extract_folder(
+        root, cache_dir=cache_dir, workers=workers, progress=progress, labels=labels
+    )
     for path in folder.unreadable:
         log.warning("%s: not a readable image, skipped", path)
     names = labels or sorted(set(folder.labels))
     y = np.asarray([names.index(v) for v in folder.labels], dtype=np.int64)
-    xs, ys, groups = [], [], []
-    for part in folders:
-        found = part.found
-        if found.any():
-            xs.append(features_from_faces(part.faces[found]))
-            ys.append(y[found])
-            groups.append(np.flatnonzero(found))
+    rows = folder.view_found
+    image = np.nonzero(rows)[0]
     info = {
         "source": str(Path(root).resolve()),
         "images": len(folder),
         "faces_found": int(folder.found.sum()),
+        "views_found": int(rows.sum()),
         "unreadable": len(folder.unreadable),
     }
-    if framed_copies:
-        info["framed_copies_found"] = int(folders[1].found.sum())
-    if not xs:
+    x = features_from_faces(folder.faces[rows]) if rows.any() else None
+    if x is None:
         return TrainingData(
             np.zeros((0, FEATURE_SIZE), np.float32), y[:0], names, np.zeros(0, np.int64), info
         )
-    return TrainingData(np.concatenate(xs), np.concatenate(ys), names, np.concatenate(groups), info)
+    return TrainingData(x, y[image], names, image, info, image)

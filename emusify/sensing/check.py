@@ -80,7 +80,7 @@ class CheckResult:
     mood: MoodResult
     labels: tuple[str, ...]
     probs: np.ndarray  #: float32 [face frames, labels]
-    features: np.ndarray  #: float32 [face frames, feature size]
+    features: np.ndarray  #: float32 [views with a face, feature size]: each face frame's views
     feature_version: int
     #: Wall seconds from starting the worker to its answer, and to the camera opening.
     seconds: float = 0.0
@@ -279,7 +279,7 @@ class WorkerChecker:
         labels = tuple(answer["labels"])
         probs = np.asarray(answer["probs"], dtype=np.float32).reshape(-1, len(labels))
         features = np.asarray(answer["features"], dtype=np.float32)
-        if features.ndim != 2 or len(features) != len(probs):
+        if features.ndim != 2 or len(features) < len(probs):
             raise RecognitionFailed("the recognition worker sent mismatched features")
         mood = tally(
             probs,

@@ -183,3 +183,13 @@ class EmotionModel:
         self._interpreter.set_tensor(self._input, np.ascontiguousarray(x))
         self._interpreter.invoke()
         return np.array(self._interpreter.get_tensor(self._output), dtype=np.float32)
+
+
+def average_views(probs: np.ndarray, picture: np.ndarray, n: int) -> np.ndarray:
+    """float32 [n, k]: each picture's reading, the mean of the readings ``probs`` [m, k] of its
+    views (``picture`` [m]: the picture each row belongs to; a picture without rows is 0)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    total = np.zeros((n, probs.shape[1]))
+    np.add.at(total, picture, probs)
+    count = np.bincount(picture, minlength=n)[:, None]
+    return (total / np.maximum(count, 1)).astype(np.float32)

@@ -1,8 +1,9 @@
 """Frame -> emotion, and a window of frames -> mood: landmarks, features and model joined.
 
 The mood-check worker (``sensing/worker.py``) calls ``analyse`` on each frame and keeps the
-probabilities and feature vectors; ``detect`` and ``evaluate`` use ``classify`` and
-``observe``. Frames are analysed as they arrive and dropped.
+probabilities and feature vectors; ``detect`` uses ``classify`` and ``observe``. A frame's
+reading is the mean of the model's readings of its views (``LandmarkExtractor.views``), as in
+training and ``evaluate``. Frames are analysed as they arrive and dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from emusify.sensing.camera import Frame
 from emusify.sensing.classifier import EmotionModel
-from emusify.sensing.features import landmark_features
+from emusify.sensing.features import features_from_faces
 from emusify.sensing.landmarks import LandmarkExtractor, Landmarks
 from emusify.sensing.mood import MoodResult, tally
 
@@ -34,9 +35,9 @@ class FramePrediction:
 class FrameAnalysis:
     """The numbers one frame gives: what a mood check keeps (never the image)."""
 
-    probs: np.ndarray  #: float32 [len(labels)]
-    features: np.ndarray  #: float32 [FEATURE_SIZE], the model's input
-    landmarks: Landmarks
+    probs: np.ndarray  #: float32 [len(labels)], the mean over the views with a face
+    features: np.ndarray  #: float32 [views with a face, FEATURE_SIZE], the model's inputs
+    landmarks: Landmarks  #: of the first view with a face (the image itself, as a rule)
 
 
 class Recognizer:
@@ -46,11 +47,12 @@ class Recognizer:
 
     def analyse(self, bgr: np.ndarray) -> FrameAnalysis | None:
         """Landmarks, features and probabilities of one BGR image; None without a face."""
-        lm = self.extractor.extract(bgr)
-        if lm is None:
+        views = [lm for lm in self.extractor.views(bgr) if lm is not None]
+        if not views:
             return None
-        features = landmark_features(lm)
-        return FrameAnalysis(self.model.predict(features[None])[0], features, lm)
+        features = features_from_faces(np.stack([lm.face for lm in views]))
+        probs = self.model.predict(features).mean(axis=0, dtype=np.float64)
+        return FrameAnalysis(probs.astype(np.float32), features, views[0])
 
     def classify(self, bgr: np.ndarray) -> FramePrediction | None:
         """The emotion on the face in one BGR image, or None when no face is found."""

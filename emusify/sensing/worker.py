@@ -163,7 +163,7 @@ def observe(request: CheckRequest, out: IO[bytes]) -> None:
         "total_frames": total,
         "feature_version": FEATURE_VERSION,
         "probs": np.stack(probs) if probs else _empty(model)["probs"],
-        "features": np.stack(features) if features else _empty(model)["features"],
+        "features": np.concatenate(features) if features else _empty(model)["features"],
         "timings": {"load_seconds": loaded, "analyse_seconds": analyse},
     }
     _answer(out, message)

@@ -11,13 +11,9 @@ import numpy as np
 import pytest
 
 from emusify.errors import DataError
-from emusify.learning.dataset import (
-    cache_file,
-    extract_folder,
-    list_images,
-    read_image,
-    webcam_frame,
-)
+from emusify.learning.dataset import cache_file, extract_folder, list_images, read_image
+from emusify.sensing.features import point_mirror
+from emusify.sensing.landmarks import VIEWS, webcam_frame
 
 FACES = Path(__file__).parent.parent / "assets" / "faces"
 
@@ -77,7 +73,8 @@ def test_second_run_reads_the_cache_and_only_changed_images_are_redone(tmp_path)
     assert [p.name for p in first.unreadable] == ["broken.png"]
     assert first.found.tolist() == [True, True, False, False, True, True]  # blank, broken
     assert np.isnan(first.faces[~first.found]).all()
-    assert first.landmarks(2) is None and first.landmarks(0).face.shape == (478, 3)
+    assert first.landmarks(2) == [None] * len(VIEWS)
+    assert all(lm.face.shape == (478, 3) for lm in first.landmarks(0) if lm is not None)
 
     second = extract_folder(root, cache_dir=cache, workers=1, progress=False)
     assert second.extracted == 0
@@ -104,18 +101,22 @@ def test_two_worker_processes_give_the_same_landmarks(tmp_path):
     np.testing.assert_allclose(two.faces, one.faces, atol=1e-3)
 
 
-def test_framed_copies_are_extracted_from_a_webcam_sized_frame_and_cached_apart(tmp_path):
+def test_every_view_of_an_image_is_extracted_and_cached(tmp_path):
+    """Training reads the same four views as a mood check: the image, mirrored, reframed into
+    a webcam-sized frame (a tight crop like these) and that mirrored."""
     root = make_folder(tmp_path / "img", {"happy": ["happy_0.png"], "sad": ["sad_1.png"]})
     cache = tmp_path / "cache"
-    crops = extract_folder(root, cache_dir=cache, workers=1, progress=False)
-    framed = extract_folder(root, cache_dir=cache, workers=1, progress=False, framed=True)
-    assert framed.extracted == 2 and framed.found.all()
-    assert cache_file(root, cache, framed=True) != cache_file(root, cache)
-    assert cache_file(root, cache, framed=True).is_file()
-    assert [tuple(s) for s in framed.image_sizes] == [(640, 480)] * 2
-    assert [tuple(s) for s in crops.image_sizes] == [(192, 192)] * 2
+    data = extract_folder(root, cache_dir=cache, workers=1, progress=False)
+    assert data.faces.shape == (2, len(VIEWS), 478, 3) and data.view_found.all()
+    assert [tuple(s) for s in data.image_sizes[0]] == [(192, 192)] * 2 + [(640, 480)] * 2
+    image, mirrored, framed, _ = data.faces[0]
+    # The mirrored view's mesh, mirrored back, lies on the image's.
+    assert np.median(np.abs(192 - mirrored[point_mirror(), 0] - image[:, 0])) < 3
     # The 48x48 face is scaled 4x and centred: its landmarks sit in the frame's middle.
-    centre = framed.faces[0][:, :2].mean(axis=0)
+    centre = framed[:, :2].mean(axis=0)
     assert 224 < centre[0] < 416 and 144 < centre[1] < 336
+    again = extract_folder(root, cache_dir=cache, workers=1, progress=False)
+    assert again.extracted == 0
+    np.testing.assert_array_equal(again.faces, data.faces)
     frame = webcam_frame(read_image(FACES / "happy_0.png"))
     assert frame.shape == (480, 640, 3) and (frame[0, 0] == 128).all()

@@ -10,7 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from emusify.sensing.landmarks import FACE_POINTS, LandmarkExtractor
+from emusify.sensing.features import point_mirror
+from emusify.sensing.landmarks import (
+    CROP_SIDE,
+    FACE_POINTS,
+    FRAME_SIZE,
+    VIEWS,
+    LandmarkExtractor,
+    face_crop,
+)
 
 FACES = Path(__file__).parent.parent / "assets" / "faces"
 
@@ -70,6 +78,65 @@ def test_a_face_gets_the_same_landmarks_as_a_tight_crop_and_in_a_webcam_frame(ex
         )
     # Each face is closer to itself in the other setting than to another face, most much closer.
     assert max(ratios) < 1 and np.median(ratios) < 0.5, ratios
+
+
+def _in_frame(crop: np.ndarray) -> np.ndarray:
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    frame[144:336, 224:416] = cv2.resize(crop, (192, 192), interpolation=cv2.INTER_CUBIC)
+    return frame
+
+
+def test_a_tight_crop_is_read_in_four_views_the_reframed_one_webcam_sized(extractor):
+    views = extractor.views(cv2.imread(str(FACES / "sad_1.png")))
+    assert len(views) == len(VIEWS) and all(v is not None for v in views)
+    assert [v.image_size for v in views] == [(192, 192)] * 2 + [FRAME_SIZE] * 2
+    image, mirrored, framed, framed_mirrored = (v.face for v in views)
+    # The mirrored view is another reading of the same face: mirrored back, point for point
+    # (the face's right eye is the mirrored face's left), it nearly matches the image's mesh.
+    back = 192 - mirrored[point_mirror(), 0]
+    assert np.median(np.abs(back - image[:, 0])) < 3
+    assert np.median(np.abs(back - image[:, 0])) > 0  # a reading of its own, not a copy
+    back = FRAME_SIZE[0] - framed_mirrored[point_mirror(), 0]
+    assert np.median(np.abs(back - framed[:, 0])) < 3
+
+
+def test_a_face_in_a_webcam_frame_is_reframed_as_a_tight_crop(extractor):
+    views = extractor.views(_in_frame(cv2.imread(str(FACES / "happy_0.png"))))
+    assert all(v is not None for v in views)
+    assert [v.image_size for v in views] == [FRAME_SIZE] * 2 + [(CROP_SIDE, CROP_SIDE)] * 2
+    tight = views[2].face[:, :2]
+    span = tight.max(axis=0) - tight.min(axis=0)
+    assert 0.7 * CROP_SIDE < span[0] < 0.95 * CROP_SIDE  # the canonical crop's share
+
+
+def test_a_crop_and_its_webcam_frame_give_nearly_the_same_views(extractor):
+    """Reframing goes through one canonical crop, so how the face was framed matters little:
+    each view of the crop is closer to the matching view of the frame than to another face."""
+    from emusify.sensing.features import features_from_faces
+
+    crop = cv2.imread(str(FACES / "surprise_0.png"))
+    other = cv2.imread(str(FACES / "happy_1.png"))
+    a = features_from_faces(np.stack([v.face for v in extractor.views(crop)]))
+    b = features_from_faces(np.stack([v.face for v in extractor.views(_in_frame(crop))]))
+    c = features_from_faces(np.stack([v.face for v in extractor.views(other)]))
+    matching = [(0, 2), (1, 3), (2, 0), (3, 1)]  # image <-> reframed, mirrored <-> its pair
+    for i, j in matching:
+        assert np.linalg.norm(a[i] - b[j]) < np.linalg.norm(a[i] - c[i])
+
+
+def test_the_canonical_crop_is_square_and_centred_on_the_face(extractor):
+    frame = _in_frame(cv2.imread(str(FACES / "angry_0.png")))
+    lm = extractor.extract(frame)
+    crop = face_crop(frame, lm.face)
+    assert crop.shape == (CROP_SIDE, CROP_SIDE, 3)
+    again = extractor.extract(crop)
+    assert again is not None
+    centre = again.face[:, :2].mean(axis=0)
+    assert np.all(np.abs(centre - CROP_SIDE / 2) < 0.15 * CROP_SIDE)
+
+
+def test_an_image_without_a_face_has_no_view(extractor):
+    assert extractor.views(np.full((240, 320, 3), 128, np.uint8)) == [None] * len(VIEWS)
 
 
 def test_an_image_without_a_face_gives_none(extractor):

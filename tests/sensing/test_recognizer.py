@@ -32,6 +32,19 @@ def test_a_happy_face_is_happy(recognizer):
     assert prediction.landmarks.face.shape == (478, 3)
 
 
+def test_a_frame_is_read_as_the_mean_of_its_views(recognizer):
+    """What a check keeps of a frame: every view's feature vector and the mean reading."""
+    from emusify.sensing.features import FEATURE_SIZE
+    from emusify.sensing.landmarks import VIEWS
+
+    found = recognizer.analyse(cv2.imread(str(ASSETS / "faces" / "sad_1.png")))
+    assert found is not None
+    assert found.features.shape == (len(VIEWS), FEATURE_SIZE)
+    readings = recognizer.model.predict(found.features)
+    np.testing.assert_allclose(found.probs, readings.mean(axis=0), atol=1e-6)
+    assert len({tuple(np.round(r, 3)) for r in readings}) == len(VIEWS)  # four readings
+
+
 def test_no_face_gives_none(recognizer):
     assert recognizer.classify(np.full((480, 640, 3), 40, np.uint8)) is None
 
