@@ -35,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from figures import rss_mb, spread  # noqa: E402
+
 from emusify.control import ControlClient, ControlError  # noqa: E402
 from emusify.music.jukebox import AUDIO_IDLE_SECONDS  # noqa: E402
 
@@ -48,13 +50,6 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     own = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
     children = (int(fields[13]) + int(fields[14])) / TICKS  # cutime + cstime
     return own, children
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def wait(client: ControlClient, predicate: Callable[[dict], bool], timeout: float = 120.0):
@@ -178,11 +173,6 @@ def warm_window(window: float, fps: float) -> tuple[float, int]:
     return statistics.median(cpu[1:]), frames
 
 
-def summary(values: list[float], unit: str, digits: int = 2) -> str:
-    med = statistics.median(values)
-    return f"{med:.{digits}f} {unit} (min {min(values):.{digits}f}, max {max(values):.{digits}f})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -195,20 +185,20 @@ def main() -> None:
     extra = [w - warm_cpu for w in col["worker_cpu_s"]]
 
     print(f"{args.runs} runs; median (min, max)")
-    print(f"start to first check under way:      {summary(col['start_to_check_s'], 's')}")
-    print(f"start to camera open (worker ready): {summary(col['start_to_camera_s'], 's')}")
-    print(f"daemon resident between checks:      {summary(col['rss_between_checks_mb'], 'MB', 0)}")
-    print(f"CPU between checks, music playing:   {summary(col['idle_playing_pct'], '%')}")
-    print(f"CPU between checks, music paused:    {summary(col['idle_paused_pct'], '%')}")
+    print(f"start to first check under way:      {spread(col['start_to_check_s'], 's')}")
+    print(f"start to camera open (worker ready): {spread(col['start_to_camera_s'], 's')}")
+    print(f"daemon resident between checks:      {spread(col['rss_between_checks_mb'], 'MB', 0)}")
+    print(f"CPU between checks, music playing:   {spread(col['idle_playing_pct'], '%')}")
+    print(f"CPU between checks, music paused:    {spread(col['idle_paused_pct'], '%')}")
     print(f"one {args.window:.0f} s window ({col['frames'][0]:.0f} frames):")
-    print(f"  worker CPU:                        {summary(col['worker_cpu_s'], 's')}")
-    print(f"  daemon CPU:                        {summary(col['daemon_cpu_per_check_s'], 's')}")
-    print(f"  wall (video decodes at full speed): {summary(col['check_wall_s'], 's')}")
-    print(f"  daemon peak resident:              {summary(col['daemon_peak_rss_mb'], 'MB', 0)}")
+    print(f"  worker CPU:                        {spread(col['worker_cpu_s'], 's')}")
+    print(f"  daemon CPU:                        {spread(col['daemon_cpu_per_check_s'], 's')}")
+    print(f"  wall (video decodes at full speed): {spread(col['check_wall_s'], 's')}")
+    print(f"  daemon peak resident:              {spread(col['daemon_peak_rss_mb'], 'MB', 0)}")
     print(f"  same window, warm process:         {warm_cpu:.2f} s CPU ({warm_frames} frames)")
-    print(f"  extra CPU for starting the worker: {summary(extra, 's')}")
+    print(f"  extra CPU for starting the worker: {spread(extra, 's')}")
     follows = col["camera_closed_to_music_ms"]
-    print(f"camera closed to music started:      {summary(follows, 'ms', 0)}")
+    print(f"camera closed to music started:      {spread(follows, 'ms', 0)}")
 
     # An hour of the default schedule (a 20 s window every 5 minutes, music playing) against
     # analysing every frame of a 30 fps webcam.

@@ -28,11 +28,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from figures import rss_mb, spread
+
 from emusify.control import ControlClient, ControlError
 
 ROOT = Path(__file__).resolve().parent.parent
 VIDEO = ROOT / "tests" / "assets" / "happy_faces.mp4"
 PHASE_SECONDS = {"start": 10.0, "warm-up": 30.0, "end": 30.0}
+DASH = "{lo}-{hi}"  #: the phases' spread, as docs/benchmarks.md's soak table shows it
 
 
 @dataclass
@@ -43,16 +46,6 @@ class Sample:
     fds: int
     threads: int
     checks: int  #: windows finished so far
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def descendants(pid: int) -> list[int]:
@@ -78,11 +71,6 @@ def sample(pid: int, t: float, checks: int) -> Sample:
         threads=len(os.listdir(f"/proc/{pid}/task")),
         checks=checks,
     )
-
-
-def spread(values: list[float], unit: str = "", digits: int = 0) -> str:
-    med = statistics.median(values)
-    return f"{med:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def main() -> int:
@@ -148,9 +136,10 @@ def main() -> int:
     print("phase     daemon RSS MB     children RSS MB   descriptors   threads   (median, min-max)")
     for name, group in phases.items():
         print(
-            f"{name:<9} {spread([s.rss for s in group], digits=1):<17} "
-            f"{spread([s.children_rss for s in group], digits=1):<17} "
-            f"{spread([s.fds for s in group]):<13} {spread([s.threads for s in group])}"
+            f"{name:<9} {spread([s.rss for s in group], digits=1, bracket=DASH):<17} "
+            f"{spread([s.children_rss for s in group], digits=1, bracket=DASH):<17} "
+            f"{spread([s.fds for s in group], digits=0, bracket=DASH):<13} "
+            f"{spread([s.threads for s in group], digits=0, bracket=DASH)}"
         )
     warm, end = phases["warm-up"], phases["end"]
     growth = statistics.median(s.rss for s in end) / statistics.median(s.rss for s in warm) - 1

@@ -214,6 +214,8 @@ def _pyplot() -> Any:
 
 
 def _png(fig: Any) -> str:
+    """The finished chart as base64 PNG, laid out first so no label is cut off."""
+    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     _pyplot().close(fig)
@@ -233,6 +235,44 @@ def _folder_colours(folders: list[str]) -> dict[str, str]:
     """A folder named like an emotion gets that emotion's colour; others get their own."""
     spare = iter(["#17becf", "#bcbd22", "#e377c2", "#aec7e8", "#ffbb78", "#98df8a"] * 10)
     return {f: COLOURS[f] if f in COLOURS else next(spare) for f in folders}
+
+
+def _legend_beside(ax: Any) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+
+
+def _stacked_bars(
+    ax: Any,
+    counts: dict[str, Counter[str]],
+    rows: list[str],
+    parts: list[str],
+    colours: dict[str, str],
+    fontsize: int,
+) -> list[int]:
+    """One horizontal bar per row, a segment per part with its count written on it; returns
+    each row's total (where its bar ends)."""
+    ends = [0] * len(rows)
+    for part in parts:
+        ns = [counts[row][part] for row in rows]
+        ax.barh(rows, ns, left=ends, color=colours[part], label=part)
+        for y, (x0, n) in enumerate(zip(ends, ns, strict=True)):
+            if n:
+                ax.text(x0 + n / 2, y, str(n), ha="center", va="center", fontsize=fontsize)
+        ends = [a + b for a, b in zip(ends, ns, strict=True)]
+    return ends
+
+
+def _count_grid(
+    ax: Any, grid: list[list[int]], columns: list[str], rows: list[str], cmap: str, fontsize: int
+) -> None:
+    """A heat map of counts, each non-zero cell with its number."""
+    ax.imshow(grid or [[0]], cmap=cmap, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    for y, row in enumerate(grid):
+        for x, n in enumerate(row):
+            if n:
+                ax.text(x, y, str(n), ha="center", va="center", fontsize=fontsize)
 
 
 def chart_mood_over_time(data: ReportData) -> str:
@@ -280,9 +320,8 @@ def chart_mood_over_time(data: ReportData) -> str:
     ax.set_ylim(-0.6, len(emotions) - 0.4)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M"))
     ax.grid(axis="y", color="#eeeeee")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    _legend_beside(ax)
     ax.set_title("Mood at each check (pleasant moods at the top)", fontsize=10)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -301,9 +340,8 @@ def chart_share_per_day(data: ReportData) -> str:
         ax.text(i, 1.02, f"{sum(c.values())}", ha="center", fontsize=8, color="#555555")
     ax.set_ylim(0, 1.1)
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    _legend_beside(ax)
     ax.set_title("Share of the readings per day (number of readings above each bar)", fontsize=10)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -316,28 +354,13 @@ def chart_played_per_mood(data: ReportData) -> str:
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(9, 0.9 + 0.45 * max(len(moods), 6)), width_ratios=(1, 1.3)
     )
-    palette = _folder_colours(folders)
-    lefts = [0] * len(moods)
-    for folder in folders:
-        counts = [folders_by_mood[m][folder] for m in moods]
-        left.barh(moods, counts, left=lefts, color=palette[folder], label=folder)
-        for y, (x0, n) in enumerate(zip(lefts, counts, strict=True)):
-            if n:
-                left.text(x0 + n / 2, y, str(n), ha="center", va="center", fontsize=8)
-        lefts = [a + b for a, b in zip(lefts, counts, strict=True)]
+    _stacked_bars(left, folders_by_mood, moods, folders, _folder_colours(folders), fontsize=8)
     left.set_title("Folders played per mood (plays)", fontsize=10)
     left.legend(fontsize=8, frameon=False, loc="lower right")
     tracks = [t for t, _ in sum((tracks_by_mood[m] for m in moods), Counter()).most_common(10)]
     grid = [[tracks_by_mood[m][t] for m in moods] for t in tracks]
-    right.imshow(grid or [[0]], cmap="Oranges", aspect="auto")
-    right.set_xticks(range(len(moods)), moods, rotation=30, ha="right", fontsize=8)
-    right.set_yticks(range(len(tracks)), tracks, fontsize=8)
-    for y, row in enumerate(grid):
-        for x, n in enumerate(row):
-            if n:
-                right.text(x, y, str(n), ha="center", va="center", fontsize=7)
+    _count_grid(right, grid, moods, tracks, "Oranges", fontsize=7)
     right.set_title("Most played tracks per mood (plays)", fontsize=10)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -346,23 +369,16 @@ def chart_does_it_help(data: ReportData) -> str:
     helped = data.does_it_help()
     folders = list(helped)
     fig, ax = plt.subplots(figsize=(9, 0.9 + 0.5 * max(len(folders), 3)))
-    lefts = [0] * len(folders)
-    for outcome in ("better", "same", "worse"):
-        counts = [helped[f][outcome] for f in folders]
-        ax.barh(folders, counts, left=lefts, color=OUTCOME_COLOURS[outcome], label=outcome)
-        for y, (x0, n) in enumerate(zip(lefts, counts, strict=True)):
-            if n:
-                ax.text(x0 + n / 2, y, str(n), ha="center", va="center", fontsize=9)
-        lefts = [a + b for a, b in zip(lefts, counts, strict=True)]
+    outcomes = ["better", "same", "worse"]
+    lefts = _stacked_bars(ax, helped, folders, outcomes, OUTCOME_COLOURS, fontsize=9)
     for y, f in enumerate(folders):
         total = sum(helped[f].values())
         better = helped[f]["better"] - helped[f]["worse"]
         ax.text(lefts[y] + 0.2, y, f"n={total}, net {better:+d}", va="center", fontsize=8)
     ax.set_xlim(0, max(lefts, default=1) * 1.25 + 1)
     ax.set_xlabel("next reading compared with the one before (valence order)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    _legend_beside(ax)
     ax.set_title("Mood at the next check after each folder", fontsize=10)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -382,17 +398,10 @@ def chart_corrections(data: ReportData) -> str:
     left.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     left.set_title("How often each reading was corrected", fontsize=10)
     grid = [[counts[(r, s)] for s in said] for r in read]
-    right.imshow(grid or [[0]], cmap="Purples", aspect="auto")
-    right.set_xticks(range(len(said)), said, rotation=30, ha="right", fontsize=8)
-    right.set_yticks(range(len(read)), read, fontsize=8)
+    _count_grid(right, grid, said, read, "Purples", fontsize=9)
     right.set_xlabel("the listener said")
     right.set_ylabel("the check read")
-    for y, row in enumerate(grid):
-        for x, n in enumerate(row):
-            if n:
-                right.text(x, y, str(n), ha="center", va="center", fontsize=9)
     right.set_title("How each reading was corrected", fontsize=10)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -420,7 +429,6 @@ def chart_liked(data: ReportData) -> str:
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{abs(v):.0f}"))
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     ax.set_title("Likes and dislikes per track (moods they were given in)", fontsize=10)
-    fig.tight_layout()
     return _png(fig)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from emusify.commands.run import apply_overrides
 from emusify.config import Config, parse_config
@@ -92,23 +93,6 @@ class Harness:
         """What the scripted cameras did in the workers: "open N kind", "release N"."""
         return self.camera_log.read_text().splitlines() if self.camera_log.exists() else []
 
-    def wait_for(self, predicate: Callable, timeout: float = 40.0, what: str = ""):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.daemon.status()
-            if predicate(status):
-                return status
-            time.sleep(0.05)
-        pytest.fail(f"timed out waiting for {what or predicate}: {self.daemon.status()}")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
 
 def worker_env(tmp_path: Path, cameras: list[str]) -> dict[str, str]:
     """The worker's environment: this folder importable, the scripted cameras in order."""
@@ -145,7 +129,7 @@ def start(tmp_path, disk_audio) -> Iterator[Callable[..., Harness]]:
 
 def test_a_window_of_happy_faces_plays_the_happy_folder(start, songs, disk_audio):
     h = start(make_config(songs, interval_minutes=60))
-    status = h.wait_for(lambda s: s.music.get("state") == "playing", what="music")
+    status = wait_for(h.daemon.status, lambda s: s.music.get("state") == "playing", what="music")
     assert status.mood == "happy"
     assert status.last_outcome == "mood"
     assert 0 < status.confidence <= 1 and status.share >= 0.4
@@ -162,16 +146,16 @@ def test_a_window_of_happy_faces_plays_the_happy_folder(start, songs, disk_audio
 
 def test_a_sad_window_after_a_happy_one_changes_the_mood(start, songs):
     h = start(make_config(songs), cameras=[f"video:{HAPPY}", f"video:{SAD}"])
-    h.wait_for(lambda s: s.mood == "happy", what="happy")
-    status = h.wait_for(lambda s: s.mood == "sad", what="sad")
+    wait_for(h.daemon.status, lambda s: s.mood == "happy", what="happy")
+    status = wait_for(h.daemon.status, lambda s: s.mood == "sad", what="sad")
     assert [w.emotion for w in h.history.windows()][:2] == ["happy", "sad"]
     assert status.last_outcome == "mood"
 
 
 def test_a_window_without_a_face_leaves_the_mood_and_the_music(start, songs, blank_video):
     h = start(make_config(songs), cameras=[f"video:{HAPPY}", f"video:{blank_video}"])
-    playing = h.wait_for(lambda s: s.music.get("state") == "playing", what="music")
-    status = h.wait_for(lambda s: s.last_outcome == "no_face", what="no face window")
+    playing = wait_for(h.daemon.status, lambda s: s.music.get("state") == "playing", what="music")
+    status = wait_for(h.daemon.status, lambda s: s.last_outcome == "no_face", what="no face window")
     assert status.mood == "happy", "the last decided mood still holds"
     assert status.music["path"] == playing.music["path"]
     assert status.music["state"] == "playing"
@@ -181,7 +165,9 @@ def test_a_window_without_a_face_leaves_the_mood_and_the_music(start, songs, bla
 def test_an_uncertain_window_decides_nothing(start, songs):
     """The happy clip wins about 70 % of its frames: not enough when 95 % are asked for."""
     h = start(make_config(songs, min_share=0.95, interval_minutes=60))
-    status = h.wait_for(lambda s: s.last_outcome is not None, what="the first window")
+    status = wait_for(
+        h.daemon.status, lambda s: s.last_outcome is not None, what="the first window"
+    )
     assert status.last_outcome == "uncertain"
     assert status.mood is None and status.music["state"] == "stopped"
     (window,) = h.history.windows()
@@ -190,18 +176,20 @@ def test_an_uncertain_window_decides_nothing(start, songs):
 
 def test_a_busy_camera_is_shown_and_retried_at_the_next_check(start, songs):
     h = start(make_config(songs, source=0, window_seconds=3), cameras=["busy", f"live:{HAPPY}"])
-    status = h.wait_for(lambda s: s.camera_error is not None, what="camera error")
+    status = wait_for(h.daemon.status, lambda s: s.camera_error is not None, what="camera error")
     assert "missing, busy or not permitted" in status.camera_error
     assert status.last_outcome == "no_camera"
     assert h.cameras()[:2] == ["open 0 busy", "release 0"]
-    status = h.wait_for(lambda s: s.mood == "happy", what="recovery at the next check")
+    status = wait_for(
+        h.daemon.status, lambda s: s.mood == "happy", what="recovery at the next check"
+    )
     assert status.camera != "unavailable" and status.camera_error is None
     assert h.history.windows()[0].outcome == "no_camera"
 
 
 def test_a_missing_video_file_is_a_camera_error_not_a_crash(start, songs, tmp_path):
     h = start(make_config(songs, source=str(tmp_path / "gone.mp4")))
-    status = h.wait_for(lambda s: s.camera_error is not None, what="camera error")
+    status = wait_for(h.daemon.status, lambda s: s.camera_error is not None, what="camera error")
     assert "no such file" in status.camera_error
     assert h.daemon.command("status").last_outcome == "no_camera"
 
@@ -214,18 +202,18 @@ def test_check_now_runs_a_window_at_once(start, songs):
     assert h.daemon.command("check").checking
     with pytest.raises(CommandError, match="already running"):
         h.daemon.command("check")
-    h.wait_for(lambda s: s.mood == "happy", what="mood after check now")
+    wait_for(h.daemon.status, lambda s: s.mood == "happy", what="mood after check now")
 
 
 def test_pausing_checks_mid_window_releases_the_camera_at_once(start, songs):
     h = start(make_config(songs, source=0, window_seconds=30), cameras=[f"live:{HAPPY}"])
-    h.wait_for(lambda s: s.camera == "open", what="window under way")
-    wait_until(lambda: h.cameras() == ["open 0 live"], what="the worker's camera open")
+    wait_for(h.daemon.status, lambda s: s.camera == "open", what="window under way")
+    wait_for(h.cameras, lambda c: c == ["open 0 live"], 30, what="the worker's camera open")
     time.sleep(1.0)
     began = time.monotonic()
     status = h.daemon.command("pause-checks")
     assert status.checks_paused and status.next_check is None
-    h.wait_for(lambda s: s.camera == "closed", timeout=2, what="camera released")
+    wait_for(h.daemon.status, lambda s: s.camera == "closed", timeout=2, what="camera released")
     assert time.monotonic() - began < 1.5
     assert h.cameras() == ["open 0 live", "release 0"], "the worker released the camera"
     assert h.history.windows() == [], "a cut-short window decides nothing"
@@ -233,12 +221,12 @@ def test_pausing_checks_mid_window_releases_the_camera_at_once(start, songs):
     assert len(h.cameras()) == 2, "no check while paused"
     status = h.daemon.command("resume-checks")
     assert not status.checks_paused
-    h.wait_for(lambda s: s.camera == "open", what="a check right after resuming")
+    wait_for(h.daemon.status, lambda s: s.camera == "open", what="a check right after resuming")
 
 
 def test_music_commands_reach_the_jukebox(start, songs):
     h = start(make_config(songs, interval_minutes=60))
-    h.wait_for(lambda s: s.music.get("state") == "playing", what="music")
+    wait_for(h.daemon.status, lambda s: s.music.get("state") == "playing", what="music")
     status = h.daemon.command("pause-music")
     assert status.music_paused and status.music["state"] == "paused"
     status = h.daemon.command("resume-music")
@@ -267,7 +255,7 @@ def test_unknown_commands_are_refused_with_the_list(start, songs):
 
 def test_quit_stops_everything_within_three_seconds(start, songs):
     h = start(make_config(songs, interval_minutes=60))
-    h.wait_for(lambda s: s.music.get("state") == "playing", what="music")
+    wait_for(h.daemon.status, lambda s: s.music.get("state") == "playing", what="music")
     began = time.monotonic()
     h.daemon.command("quit")
     assert h.daemon.wait(3.0)
@@ -314,7 +302,7 @@ def test_bad_run_overrides_are_refused_clearly():
 def test_a_check_brings_back_numbers_only(start, songs):
     """Per-frame probabilities and feature vectors come back; frames stay in the worker."""
     h = start(make_config(songs, interval_minutes=60))
-    h.wait_for(lambda s: s.mood == "happy", what="a decided window")
+    wait_for(h.daemon.status, lambda s: s.mood == "happy", what="a decided window")
     result = h.daemon.last_result
     assert result is not None and result.mood.emotion == "happy"
     faces = result.mood.face_frames
@@ -335,17 +323,14 @@ def test_a_worker_that_dies_mid_window_is_a_failed_check_and_the_next_one_runs(s
     )
     with ControlServer(lambda r: h.daemon.command(str(r["cmd"])).to_dict()):
         client = ControlClient()
-        status = None
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            status = client.request("status")
-            if status["last_outcome"] == "recognition_failed":
-                break
-            time.sleep(0.1)
-        assert status and status["last_outcome"] == "recognition_failed", status
+        status = wait_for(
+            lambda: client.request("status"),
+            lambda s: s["last_outcome"] == "recognition_failed",
+            what="the failed check over the socket",
+        )
         assert "crashed (SIGABRT)" in status["recognition_error"]
         assert status["mood"] is None and status["camera"] != "unavailable"
-        h.wait_for(lambda s: s.mood == "happy", what="the next check")
+        wait_for(h.daemon.status, lambda s: s.mood == "happy", what="the next check")
         assert client.request("status")["recognition_error"] is None
     assert h.history.windows()[0].outcome == "recognition_failed"
     assert h.cameras()[0] == "open 0 abort"
@@ -355,7 +340,9 @@ def test_a_hung_worker_is_killed_after_its_window_and_grace(start, songs):
     h = start(make_config(songs, source=0, window_seconds=2, interval_minutes=60), cameras=["hang"])
     h.daemon.checker.grace_seconds = 4.0
     began = time.monotonic()
-    status = h.wait_for(lambda s: s.last_outcome == "recognition_failed", what="kill")
+    status = wait_for(
+        h.daemon.status, lambda s: s.last_outcome == "recognition_failed", what="kill"
+    )
     assert "hung" in status.recognition_error and "killed" in status.recognition_error
     assert time.monotonic() - began < 15
     assert not status.checking and status.camera == "closed"

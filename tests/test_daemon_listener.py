@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from test_daemon import PITCH, make_config
 from test_daemon import songs as songs  # the fixture
+from waiting import wait_for
 
 from emusify import cli, paths
 from emusify.config import load_config
@@ -33,15 +34,6 @@ class Run:
     def __init__(self, daemon: Daemon, history_path: Path):
         self.daemon = daemon
         self.history_path = history_path
-
-    def wait_for(self, predicate: Callable, timeout: float = 40.0, what: str = ""):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.daemon.status()
-            if predicate(status):
-                return status
-            time.sleep(0.05)
-        pytest.fail(f"timed out waiting for {what or predicate}: {self.daemon.status()}")
 
 
 def ctl(capsys, *args: str) -> str:
@@ -99,9 +91,9 @@ def test_ctl_mood_sad_plays_the_sad_folder_at_once_and_shows_in_status(
     run, songs, disk_audio, capsys
 ):
     r = run(songs)
-    r.wait_for(playing("happy"), what="the happy folder after the first check")
+    wait_for(r.daemon.status, playing("happy"), what="the happy folder after the first check")
     assert "Mood: sad (set by hand until" in ctl(capsys, "mood", "sad")
-    r.wait_for(playing("sad"), timeout=3, what="the sad folder at once")
+    wait_for(r.daemon.status, playing("sad"), timeout=3, what="the sad folder at once")
     time.sleep(1.0)
     end = len(disk_audio.samples()) / disk_audio.rate
     assert disk_audio.pitch(end - 0.5, end) == pytest.approx(PITCH["sad"], abs=10)
@@ -114,7 +106,9 @@ def test_ctl_mood_sad_plays_the_sad_folder_at_once_and_shows_in_status(
 
     # A check while the hand-set mood holds is recorded, and the music stays sad.
     ctl(capsys, "check")
-    r.wait_for(lambda s: not s.checking and len(History(r.history_path).windows()) == 2)
+    wait_for(
+        r.daemon.status, lambda s: not s.checking and len(History(r.history_path).windows()) == 2
+    )
     assert r.daemon.status().mood == "sad" and r.daemon.status().music["folder"] == "sad"
 
     # A like given while sad counts when sad, and not when happy.
@@ -125,7 +119,9 @@ def test_ctl_mood_sad_plays_the_sad_folder_at_once_and_shows_in_status(
 
     # auto: a check now, and its mood rules again.
     ctl(capsys, "mood", "auto")
-    status = r.wait_for(lambda s: s.mood_source == "check", what="the checks to decide")
+    status = wait_for(
+        r.daemon.status, lambda s: s.mood_source == "check", what="the checks to decide"
+    )
     assert status.mood == "happy" and status.mood_until is None
     with History(r.history_path) as h:
         assert [m.emotion for m in h.moods_set()] == ["sad", None]
@@ -139,7 +135,7 @@ def test_ctl_mood_sad_plays_the_sad_folder_at_once_and_shows_in_status(
 @pytest.mark.slow
 def test_a_correction_with_learning_on_is_a_sample_session_and_none_when_off(run, songs, capsys):
     r = run(songs)
-    r.wait_for(lambda s: s.mood == "happy", what="the first check")
+    wait_for(r.daemon.status, lambda s: s.mood == "happy", what="the first check")
     ctl(capsys, "mood", "sad")  # learning is off by default
     assert not list(paths.samples_dir().rglob("*.npz"))
     with History(r.history_path) as h:
@@ -148,7 +144,11 @@ def test_a_correction_with_learning_on_is_a_sample_session_and_none_when_off(run
     assert "Learning from corrections is on." in ctl(capsys, "learn", "on")
     assert load_config().listener.learn_from_corrections is True  # kept for the next start
     ctl(capsys, "mood", "auto")
-    r.wait_for(lambda s: s.mood_source == "check" and s.mood == "happy", what="a new check")
+    wait_for(
+        r.daemon.status,
+        lambda s: s.mood_source == "check" and s.mood == "happy",
+        what="a new check",
+    )
     rows = len(r.daemon.last_result.features)  # every view of each face frame
     ctl(capsys, "mood", "neutral")
     [session] = list(paths.samples_dir().rglob("*.npz"))
@@ -180,7 +180,7 @@ def test_the_next_track_starts_when_one_ends(run, tmp_path, make_tone, disk_audi
         for n in range(3):
             make_tone(root / folder / f"{folder}-{n}.wav", 440, 1.5)
     r = run(root)
-    r.wait_for(playing("happy"), what="the first track")
+    wait_for(r.daemon.status, playing("happy"), what="the first track")
     time.sleep(5)
     with History(r.history_path) as h:
         plays = h.plays()

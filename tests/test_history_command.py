@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from datetime import datetime
 
 import pytest
 from scripted_history import write_scripted_history
@@ -43,6 +44,20 @@ def test_a_correction_reads_as_one(scripted, capsys):
     table = capsys.readouterr().out
     assert "correction  the check read sad, you said fear" in table
     assert "mood set    sad until" in table
+
+
+def test_one_row_of_a_kind_is_counted_in_the_singular(capsys):
+    at = datetime(2026, 11, 20, 9, 0).timestamp()
+    with History(paths.history_path()) as h:
+        window = h.record_window("mood", "sad", 1.0, 0.9, 1, 1, at=at)
+        h.record_correction(window, "sad", "fear", at=at + 60)
+        h.record_mood_set("fear", at + 3600, at=at + 60)
+        h.record_play("/songs/calm/calm-0.ogg", "calm", "fear", at=at + 61)
+        h.rate("/songs/calm/calm-0.ogg", 1, emotion="fear", at=at + 120)
+    assert cli.main(["history", "--since", "2026-11-20"]) == 0
+    table = capsys.readouterr().out
+    assert "1/1 frame with a face" in table
+    assert table.rstrip().endswith(": 1 check, 1 correction, 1 mood set, 1 play, 1 rating.")
 
 
 def test_a_bad_date_is_one_clear_line(scripted, capsys):

@@ -140,6 +140,15 @@ def test_the_figures_behind_the_charts(scripted):
     assert sum(likes + dislikes for _, likes, dislikes, _ in data.liked()) == scripted["ratings"]
 
 
+def test_one_check_and_one_play_are_counted_in_the_singular(tmp_path, capsys):
+    with History(paths.history_path()) as h:
+        h.record_window("mood", "happy", 0.8, 0.9, 30, 40)
+        h.record_play("/songs/happy/happy-0.ogg", "happy", "happy")
+    out = tmp_path / "report.html"
+    assert cli.main(["report", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("(1 check, 1 play)")
+
+
 def test_a_person_with_no_history_gets_a_page_that_says_so(tmp_path, capsys):
     out = tmp_path / "empty.html"
     assert cli.main(["report", "--out", str(out)]) == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emusify.commands import plural
+
 HELP = "record your own face's landmark samples for one emotion (no image is stored)"
 
 
@@ -75,10 +77,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()  # also when the camera cannot be opened
     if result.path is None:
-        print(f"No face was seen in {result.frames} frames: nothing was recorded.")
+        frames = f"{result.frames} {plural(result.frames, 'frame')}"
+        print(f"No face was seen in {frames}: nothing was recorded.")
         return 1
     print(
-        f"Recorded {result.samples} '{emotion}' samples from {result.frames} frames "
+        f"Recorded {result.samples} '{emotion}' {plural(result.samples, 'sample')} from "
+        f"{result.frames} {plural(result.frames, 'frame')} "
         f"({result.reason}) in {result.path}"
     )
     return 0

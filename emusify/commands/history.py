@@ -10,10 +10,20 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from emusify.commands import plural
+
 HELP = "show recent mood checks, corrections and plays (or delete the history with --clear)"
 
 #: Without --since: the last day.
 DEFAULT_DAYS = 1
+#: What one row of each kind is called in the table's last line.
+ROW_NAMES = {
+    "checks": ("check", "checks"),
+    "corrections": ("correction", "corrections"),
+    "moods_set": ("mood set", "moods set"),
+    "plays": ("play", "plays"),
+    "ratings": ("rating", "ratings"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +114,8 @@ def format_table(events: dict[str, list[dict[str, Any]]], since: float) -> str:
             (
                 w["time"],
                 "check",
-                f"{what}; {w['face_frames']}/{w['total_frames']} frames with a face",
+                f"{what}; {w['face_frames']}/{w['total_frames']} "
+                f"{plural(w['total_frames'], 'frame')} with a face",
             )
         )
     for c in events["corrections"]:
@@ -135,7 +146,7 @@ def format_table(events: dict[str, list[dict[str, Any]]], since: float) -> str:
     lines.sort(key=lambda row: row[0])
     out = [f"{'time':<19}  {'what':<10}  details"]
     out += [f"{_clock(t)}  {kind:<10}  {text}" for t, kind, text in lines]
-    counts = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in events.items())
+    counts = ", ".join(f"{len(v)} {plural(len(v), *ROW_NAMES[k])}" for k, v in events.items())
     out.append(f"\nSince {_clock(since)}: {counts}.")
     return "\n".join(out)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emusify.commands import plural
+
 HELP = "train your personal model on what you collected and corrected; use it if it is better"
 
 
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(
-        f"Held out {result.held_out_sessions} of your sessions ({result.held_out_faces} faces): "
+        f"Held out {result.held_out_sessions} of your sessions ({result.held_out_faces} "
+        f"{plural(result.held_out_faces, 'face')}): "
         f"new model {result.new_accuracy:.1%} right, current model '{result.current}' "
         f"{result.current_accuracy:.1%}."
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emusify.commands import plural
+
 HELP = "write an HTML report: moods over time, what played, whether the music helps"
 
 #: Without --since: the last 30 days.
@@ -41,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     since = parse_since(args.since, DEFAULT_DAYS)
     with History(paths.history_path()) as history:
         data = write_report(history, out, since)
-    what = "no history yet" if data.empty else f"{data.checks} checks, {len(data.plays)} plays"
+    plays = len(data.plays)
+    what = (
+        "no history yet"
+        if data.empty
+        else f"{data.checks} {plural(data.checks, 'check')}, {plays} {plural(plays, 'play')}"
+    )
     print(f"Report written to {out} ({what})")
     return 0

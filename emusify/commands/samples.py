@@ -6,6 +6,8 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from emusify.commands import plural
+
 HELP = "list your collected samples: count per emotion, sessions, dates"
 
 
@@ -44,14 +46,14 @@ def format_inventory(inventory, *, sessions: bool = False) -> str:
                 for s in infos:
                     minutes = (s.ended - s.started).total_seconds() / 60
                     lines.append(
-                        f"  {s.session_id}  {s.count:>6} samples  {_when(s.started)}  "
-                        f"{minutes:.1f} min  from {s.source}"
+                        f"  {s.session_id}  {s.count:>6} {plural(s.count, 'sample'):<7}  "
+                        f"{_when(s.started)}  {minutes:.1f} min  from {s.source}"
                     )
         n_samples = sum(s.count for s in inventory.sessions)
         lines.append("")
         lines.append(
-            f"{len(groups)} emotion(s), {n_samples} samples in {len(inventory.sessions)} "
-            "session(s)."
+            f"{len(groups)} emotion(s), {n_samples} {plural(n_samples, 'sample')} in "
+            f"{len(inventory.sessions)} session(s)."
         )
         shortfall = samples.training_shortfall(inventory.sessions)
         if shortfall:

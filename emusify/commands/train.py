@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from emusify.commands import plural
+
 #: ``--samples`` without a folder: the samples folder in your data directory.
 SAMPLES_DEFAULT = "-"
 
@@ -136,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     )
     scores = result.metrics["scores"]["validation"]
     print(f"model written to {result.out_dir}")
-    print(f"validation accuracy {scores['accuracy']:.3f} on {scores['n']} faces")
+    faces = f"{scores['n']} {plural(scores['n'], 'face')}"
+    print(f"validation accuracy {scores['accuracy']:.3f} on {faces}")
     print(_how_to_use(result.out_dir, args))
     return 0
 
