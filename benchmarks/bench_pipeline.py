@@ -1,16 +1,19 @@
-"""Per-frame cost of recognition on 640x480 webcam frames, by the path that found the face.
+"""Per-frame cost of recognition on 640x480 webcam frames, as a mood check reads them.
 
 A webcam shows head and shoulders. Both kinds of frame, head and shoulders and a face alone,
 are made from the real faces of ``tests/assets/happy_faces.mp4`` pasted into a 640x480 frame,
-with and without shoulders drawn beneath; each frame is timed under the path that actually
-found its face (``Landmarks.source``: FaceMesh on the frame, FaceMesh with a margin, or
-Holistic as the last resort). Holistic, which found the face through the body pose when it
-came first, is also timed on its own on the head-and-shoulders frames.
+with and without shoulders drawn beneath. Each frame is read as the worker reads it
+(``Recognizer.analyse``): landmarks of its four views (``LandmarkExtractor.views``), their
+feature vectors, one classifier call for all of them. Frames are grouped under the path that
+found the face in the frame itself (``Landmarks.source`` of the first view: FaceMesh on the
+frame, FaceMesh with a margin, or Holistic as the last resort). Holistic, which found the face
+through the body pose when it came first, is also timed on its own on the head-and-shoulders
+frames.
 
 Prints, over ``--runs`` runs of ``--frames`` frames per kind: the median per-frame time of
-landmarks, features and classifier per path (median of the runs' medians, with min and max),
-and, side by side, the same network through LiteRT and through Keras ``model.predict`` (needs
-the ``train`` extra and ``models/<name>/model.keras``).
+landmarks (all views), features and classifier per path (median of the runs' medians, with
+min and max), and, side by side, the same network through LiteRT and through Keras
+``model.predict`` (needs the ``train`` extra and ``models/<name>/model.keras``).
 
     python benchmarks/bench_pipeline.py [--runs 3] [--frames 40] [--model default]
 """
@@ -32,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from emusify.sensing.camera import open_camera  # noqa: E402
 from emusify.sensing.classifier import EmotionModel  # noqa: E402
-from emusify.sensing.features import landmark_features  # noqa: E402
+from emusify.sensing.features import features_from_faces  # noqa: E402
 from emusify.sensing.landmarks import LandmarkExtractor  # noqa: E402
 from emusify.sensing.native_log import route_native_stderr  # noqa: E402
 
@@ -58,27 +61,29 @@ def webcam_frame(face: np.ndarray, shoulders: bool) -> np.ndarray:
 
 
 def one_run(model: EmotionModel, frames: list[np.ndarray]) -> dict[str, dict[str, list[float]]]:
-    """Per path ("holistic", "face_mesh"...): per-stage times in ms."""
+    """Per path ("face_mesh"...): per-stage times in ms, and the views read per frame."""
     timings: dict[str, dict[str, list[float]]] = {}
     with LandmarkExtractor() as extractor:
-        extractor.extract(frames[0])  # graph initialisation, as a worker's first frame
+        extractor.views(frames[0])  # graph initialisation, as a worker's first frame
         for frame in frames:
             t1 = time.perf_counter()
-            lm = extractor.extract(frame)
+            views = [lm for lm in extractor.views(frame) if lm is not None]
             t2 = time.perf_counter()
-            if lm is None:
+            if not views:
                 continue
-            x = landmark_features(lm)
+            x = features_from_faces(np.stack([lm.face for lm in views]))
             t3 = time.perf_counter()
-            model.predict(x[None])
+            model.predict(x).mean(axis=0)
             t4 = time.perf_counter()
             path = timings.setdefault(
-                lm.source, {"landmarks": [], "features": [], "classifier": [], "total": []}
+                views[0].source,
+                {"landmarks": [], "features": [], "classifier": [], "total": [], "views": []},
             )
             path["landmarks"].append((t2 - t1) * 1000)
             path["features"].append((t3 - t2) * 1000)
             path["classifier"].append((t4 - t3) * 1000)
             path["total"].append((t4 - t1) * 1000)
+            path["views"].append(len(views))
     return timings
 
 
@@ -116,7 +121,7 @@ def keras_ratio(model: EmotionModel, x: np.ndarray, repeats: int = 50) -> str:
     import keras
 
     net = keras.models.load_model(keras_file, custom_objects=_keras_objects(), compile=False)
-    batch = x[None]
+    batch = x if x.ndim == 2 else x[None]
     times: dict[str, list[float]] = {"litert": [], "keras_predict": [], "keras_call": []}
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -134,7 +139,8 @@ def keras_ratio(model: EmotionModel, x: np.ndarray, repeats: int = 50) -> str:
     call_ms = statistics.median(times["keras_call"])
     agree = float(np.abs(lite - direct).max())
     return (
-        f"classifier per frame: LiteRT {lite_ms:.3f} ms, Keras model.predict {predict_ms:.1f} ms "
+        f"classifier per frame ({len(batch)} views): LiteRT {lite_ms:.3f} ms, "
+        f"Keras model.predict {predict_ms:.1f} ms "
         f"(LiteRT {predict_ms / lite_ms:.0f}x faster), Keras direct call {call_ms:.2f} ms; "
         f"outputs agree to {agree:.1e}"
     )
@@ -159,7 +165,11 @@ def main() -> None:
     print("medians (min, max)")
     for path in sorted({p for r in runs for p in r}):
         counts = [len(r.get(path, {}).get("total", [])) for r in runs]
-        print(f"{path} path ({statistics.median(counts):.0f} frames per run):")
+        views = statistics.median(v for r in runs if path in r for v in r[path]["views"])
+        print(
+            f"{path} path ({statistics.median(counts):.0f} frames per run, median "
+            f"{views:.0f} views with a face):"
+        )
         for stage in ("landmarks", "features", "classifier", "total"):
             meds = [statistics.median(r[path][stage]) for r in runs if path in r]
             print(
@@ -184,9 +194,9 @@ def main() -> None:
     )
     x = np.zeros((1,), np.float32)
     with LandmarkExtractor() as extractor:
-        lm = extractor.extract(frames[0])
-        if lm is not None:
-            x = landmark_features(lm)
+        views = [lm for lm in extractor.views(frames[0]) if lm is not None]
+        if views:
+            x = features_from_faces(np.stack([lm.face for lm in views]))
     print(keras_ratio(model, x))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak_mb:.0f} MB (resident, this whole process)")
