@@ -9,6 +9,7 @@ test puts this folder on the worker's PYTHONPATH). Which camera each window gets
 * ``busy``        a webcam another program holds: it does not open
 * ``abort:N``     a webcam whose driver kills the process (SIGABRT) at the N-th frame
 * ``hang``        a webcam whose driver blocks forever in its first read
+* ``slowopen``    a webcam (the happy faces, live) that takes 2 s to open
 * ``stuck``       the same, deaf to SIGTERM as a native call is (the handler never runs)
 * ``unplug:N``    a webcam (the happy faces, live) unplugged after N frames: nothing comes
 
@@ -29,6 +30,8 @@ import cv2
 HAPPY = Path(__file__).parent / "assets" / "happy_faces.mp4"
 #: A webcam's release (stream off, buffers unmapped) is not instant: a live one takes this long.
 RELEASE_SECONDS = 0.05
+#: How long a ``slowopen`` webcam takes to open.
+SLOW_OPEN_SECONDS = 2.0
 
 
 def _log_file() -> Path:
@@ -95,6 +98,7 @@ class Stuck(Live):
 
     def read(self) -> tuple[bool, Any]:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        _write(f"stuck {self.window}")
         while True:
             time.sleep(3600)
 
@@ -145,6 +149,10 @@ def scripted(_source: int | str) -> Logged:
         return Aborting(cv2.VideoCapture(str(happy)), window, int(arg or 1))
     if kind == "unplug":
         return Unplugged(cv2.VideoCapture(str(HAPPY)), window, int(arg or 1))
+    if kind == "slowopen":
+        capture = Live(cv2.VideoCapture(str(HAPPY)), window)
+        time.sleep(SLOW_OPEN_SECONDS)
+        return capture
     if kind == "stuck":
         return Stuck(cv2.VideoCapture(str(HAPPY)), window)
     if kind == "hang":

@@ -10,8 +10,8 @@ can refuse a broken model at start without loading LiteRT itself.
 
 The camera is released on every way out: the window's end, an error, SIGTERM (the daemon's
 pause or quit) and the daemon's death (Linux sends SIGTERM to an orphaned worker, and the end of
-stdin says so too). A stop raises :class:`_Stopped` once, whatever number of SIGTERMs come: the
-camera's release is then never cut short by a second one.
+stdin says so too). A stop raises :class:`_Stopped` once, whatever number of SIGTERMs come, and
+never inside the camera's opening: neither the opening nor the release is cut short halfway.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import IO, Any
 
 from emusify.errors import CameraError, EmusifyError
@@ -41,21 +42,40 @@ class _Stopped(BaseException):
 
 
 _stopping = False
+_deferring = False
+_deferred = False
 
 
 def _stop() -> None:
-    """Raise _Stopped the first time only.
+    """Raise _Stopped the first time only, and not while the camera is being opened.
 
     A stop often comes as several SIGTERMs: when the daemon is killed, the parent-death signal
     comes again each time one of its threads (which the worker is handed to in turn) exits, and
     the lifeline adds one. A second raise would land in the camera's release and skip it or its
     log line, or land outside ``main`` and skip the quick exit.
     """
-    global _stopping
+    global _stopping, _deferred
     if _stopping:
+        return
+    if _deferring:
+        _deferred = True
         return
     _stopping = True
     raise _Stopped
+
+
+@contextlib.contextmanager
+def _stop_deferred() -> Iterator[None]:
+    """A stop that comes in here is raised at its end. Raised inside ``Camera.open`` (in its
+    log line, say), it would leave a device open that no ``with`` or ``finally`` releases."""
+    global _deferring
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+    if _deferred:
+        _stop()
 
 
 def _on_sigterm(_signum: int, _frame: object) -> None:
@@ -177,7 +197,10 @@ def observe(request: CheckRequest, out: IO[bytes]) -> None:
     # off mid-frame waits for that frame, and the answer or the stop would wait with it.
     recognizer = Recognizer(model, LandmarkExtractor().open())
     loaded = time.monotonic() - started
-    with open_camera(source, request.width, request.height, **kw) as cam:
+    cam = open_camera(source, request.width, request.height, **kw)
+    try:
+        with _stop_deferred():
+            cam.open()
         write_message(out, {"kind": "opened"})
         for frame in cam.sample(request.fps, request.seconds):
             total += 1
@@ -187,6 +210,8 @@ def observe(request: CheckRequest, out: IO[bytes]) -> None:
             if found is not None:
                 probs.append(found.probs)
                 features.append(found.features)
+    finally:
+        cam.close()
     message = {
         "kind": "result",
         "labels": list(model.labels),

@@ -60,10 +60,11 @@ def exited(pid: int) -> bool:
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen]]:
     """Start a worker on a scripted camera, as the daemon does; returns once the camera is open
-    (the ``opened`` message). Its stderr (log records) goes to ``worker.err``."""
+    (the ``opened`` message), or at once without ``opened``. Its stderr (log records) goes to
+    ``worker.err``."""
     started: list[subprocess.Popen] = []
 
-    def start(camera: str) -> subprocess.Popen:
+    def start(camera: str, opened: bool = True) -> subprocess.Popen:
         request = CheckRequest(
             source=0, width=640, height=480, fps=4, seconds=60, model="default",
             min_face_frames=3, min_share=0.4, opener="worker_cameras:scripted",
@@ -82,6 +83,8 @@ def worker(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen]]:
         try:
             proc.stdin.write(json.dumps(asdict(request)).encode() + b"\n")
             proc.stdin.flush()
+            if not opened:
+                return proc
             messages = _Messages()
             deadline = time.monotonic() + 120
             while True:
@@ -123,10 +126,25 @@ def test_a_burst_of_sigterms_mid_window_releases_the_camera_once_and_exits_at_on
     assert took < 1.0, f"exit took {took:.2f} s"
 
 
+def test_a_stop_while_the_camera_opens_lets_it_open_then_releases_it(tmp_path, worker):
+    """Cut short inside the open, the device would be left to the process's end, unlogged."""
+    proc = worker("slowopen", opened=False)
+    cameras = tmp_path / "cameras.log"
+    wait_until(lambda: "open 0 slowopen" in read(cameras), timeout=60, what="the camera opening")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    assert read(cameras).splitlines() == ["open 0 slowopen", "release 0"]
+    err = read(tmp_path / "worker.err")
+    assert f"emusify.sensing.camera{LOG_SEP}released camera 0" in err
+    assert "Traceback" not in err, err
+
+
 def test_an_orphan_stuck_in_the_camera_driver_is_ended_by_the_kernel(tmp_path, worker):
     """The daemon gone (stdin closed) while the main thread sits in a native call that no
     Python signal handler can interrupt: SIGALRM's default action still ends the process."""
     proc = worker("stuck")
+    cameras = tmp_path / "cameras.log"
+    wait_until(lambda: "stuck 0" in read(cameras), timeout=30, what="the read under way")
     began = time.monotonic()
     proc.stdin.close()
     code = proc.wait(timeout=ORPHAN_EXIT_SECONDS + 5)
@@ -141,7 +159,9 @@ from emusify.daemon import Daemon, Schedule, worker_checker
 from emusify.history import History
 from emusify.music.jukebox import Jukebox
 
-logging.basicConfig(filename=sys.argv[2], level=logging.DEBUG)
+logging.basicConfig(
+    filename=sys.argv[2], level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s"
+)
 cfg = parse_config({"camera": {"source": 0},
                     "schedule": {"interval_minutes": 60, "window_seconds": 60},
                     "music": {"songs_root": sys.argv[1]}})
