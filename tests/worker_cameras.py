@@ -8,8 +8,8 @@ test puts this folder on the worker's PYTHONPATH). Which camera each window gets
 * ``live:PATH``   the video in real time, looping, as a webcam delivers frames
 * ``busy``        a webcam another program holds: it does not open
 * ``abort:N``     a webcam whose driver kills the process (SIGABRT) at the N-th frame
-* ``hang``        a webcam whose driver blocks forever in its first read
 * ``slowopen``    a webcam (the happy faces, live) that takes 2 s to open
+* ``hang``        a webcam whose driver blocks forever in its first read
 * ``stuck``       the same, deaf to SIGTERM as a native call is (the handler never runs)
 * ``unplug:N``    a webcam (the happy faces, live) unplugged after N frames: nothing comes
 

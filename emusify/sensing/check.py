@@ -316,7 +316,7 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
     its answer; one that does not is ended."""
     for signum in (None, signal.SIGTERM, signal.SIGKILL):
         if signum is not None:
-            log.warning("the recognition worker did not exit by itself: %s", signum.name)
+            log.warning("the recognition worker did not exit by itself; sending %s", signum.name)
             _signal(proc, signum)
         try:
             proc.wait(timeout=STOP_SECONDS)
