@@ -138,8 +138,11 @@ class Launcher:
         camera: str | None = str(HAPPY_VIDEO),
         interval: float = 60,
         window: float = 4,
+        tray: bool = False,
+        display: str | None = None,
     ) -> Daemon:
-        """``emusify run`` headless with the camera, schedule and extra config/env given."""
+        """``emusify run`` with the camera, schedule and extra config/env given: headless with
+        ``--no-tray``, or with ``tray`` as a user starts it, on ``display`` if one is given."""
         config = self.folder / "config.yaml"
         if not config.exists() or config_text:
             config.write_text(
@@ -154,7 +157,11 @@ class Launcher:
             **(env or {}),
         }
         full_env.pop("DISPLAY", None)
-        argv = [sys.executable, "-m", "emusify.cli", "run", "--config", str(config), "--no-tray"]
+        if display is not None:
+            full_env["DISPLAY"] = display
+        argv = [sys.executable, "-m", "emusify.cli", "run", "--config", str(config)]
+        if not tray:
+            argv.append("--no-tray")
         if camera is not None:
             argv += ["--camera", camera]
         argv += ["--interval", f"{interval:g}", "--window", f"{window:g}", "-v", *args]

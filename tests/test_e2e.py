@@ -8,23 +8,23 @@ as a separate process and is driven only from outside: ``emusify ctl``, signals,
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import cv2
+import emusify_process
 import numpy as np
 import pytest
+from emusify_process import HAPPY_VIDEO, PITCH, Launcher, emusify_cli
 from xsession import XSession, start_session, wait_icon
 
 pytestmark = pytest.mark.slow
 
-ASSETS = Path(__file__).parent / "assets"
-HAPPY_VIDEO = ASSETS / "happy_faces.mp4"
-PITCH = {"happy": 880.0, "calm": 440.0, "sad": 220.0}
+#: ``emusify run`` in its own process and home (see emusify_process).
+songs = emusify_process.songs
+start_daemon = emusify_process.start_daemon
+
 RATE = 44100
 
 
@@ -36,84 +36,22 @@ def desktop(tmp_path: Path) -> XSession:
 
 
 @pytest.fixture
-def home(tmp_path: Path, make_tone) -> Path:
-    """A user's state, config and songs, all inside tmp_path."""
-    songs = tmp_path / "songs"
-    for folder, hz in PITCH.items():
-        for n in range(2):
-            make_tone(songs / folder / f"{folder}-{n}.wav", hz, 30.0)
-    (tmp_path / "config.yaml").write_text(
-        f"music:\n  songs_root: {songs}\n  fade_seconds: 0.5\nlogging:\n  level: debug\n"
-    )
-    return tmp_path
-
-
-def environment(home: Path, desktop: XSession | None) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "EMUSIFY_HOME": str(home / "emusify"),
-        "SDL_AUDIODRIVER": "disk",
-        "SDL_DISKAUDIOFILE": str(home / "speaker.raw"),
-    }
-    env.pop("DISPLAY", None)
-    if desktop is not None:
-        env["DISPLAY"] = desktop.display
-    return env
-
-
-def emusify(env: dict[str, str], *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "emusify.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def start_daemon(home: Path, env: dict[str, str], *extra: str) -> subprocess.Popen:
-    log = open(home / "daemon.err", "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emusify.cli",
-            "run",
-            "--config",
-            str(home / "config.yaml"),
-            "--camera",
-            str(HAPPY_VIDEO),
-            "--interval",
-            "60",
-            "--window",
-            "8",
-            "-v",
-            *extra,
-        ],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-
-
-def status(env: dict[str, str]) -> dict:
-    done = emusify(env, "ctl", "status", "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def wait_status(env, predicate, daemon: subprocess.Popen, timeout=60.0, what="") -> dict:
-    deadline = time.monotonic() + timeout
-    last: dict = {}
-    while time.monotonic() < deadline:
-        assert daemon.poll() is None, f"the daemon exited with {daemon.returncode}"
-        done = emusify(env, "ctl", "status", "--json")
-        if done.returncode == 0:
-            last = json.loads(done.stdout)
-            if predicate(last):
-                return last
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}; last status: {last}")
+def long_video(tmp_path: Path) -> Path:
+    """The happy faces looped for 2 minutes. The 8 s clip is analysed in about a second (a file
+    is read as fast as it decodes), too short to stop mid-window for sure; this takes ten times
+    as long."""
+    clip = cv2.VideoCapture(str(HAPPY_VIDEO))
+    frames = []
+    while (frame := clip.read()[1]) is not None:
+        frames.append(frame)
+    clip.release()
+    path = tmp_path / "long_happy_faces.mp4"
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (width, height))
+    for n in range(5 * 120):
+        writer.write(frames[n % len(frames)])
+    writer.release()
+    return path
 
 
 def speaker(home: Path) -> np.ndarray:
@@ -126,24 +64,18 @@ def pitch(x: np.ndarray) -> float:
     return float(np.fft.rfftfreq(len(x), 1 / RATE)[int(np.argmax(spectrum))])
 
 
-def stop(daemon: subprocess.Popen) -> None:
-    if daemon.poll() is None:
-        daemon.kill()
-        daemon.wait()
-
-
-def test_the_daemon_reads_the_mood_plays_shows_and_obeys(desktop, home):
-    env = environment(home, desktop)
-    daemon = start_daemon(home, env)
+def test_the_daemon_reads_the_mood_plays_shows_and_obeys(desktop, start_daemon: Launcher):
+    d = start_daemon(window=8, tray=True, display=desktop.display)
+    home = d.home
     try:
         # It detects the mood and plays from the folder mapped to it.
-        s = wait_status(env, lambda s: s["music"]["state"] == "playing", daemon, what="music")
+        s = d.wait_status(lambda s: s["music"]["state"] == "playing", what="music")
         assert s["mood"] == "happy" and s["last_outcome"] == "mood"
         assert s["music"]["folder"] == "happy"
         assert Path(s["music"]["path"]).parent == home / "songs" / "happy"
         assert s["camera"] == "closed" and s["camera_error"] is None
         assert s["next_check"] > time.time() + 30
-        assert s["pid"] == daemon.pid
+        assert s["pid"] == d.proc.pid
 
         # The tray shows the happy face (the screenshot is compared with every drawn icon).
         distances = wait_icon(desktop, "happy")
@@ -159,22 +91,22 @@ def test_the_daemon_reads_the_mood_plays_shows_and_obeys(desktop, home):
         assert pitch(last) == pytest.approx(PITCH["happy"], abs=10)
 
         # The plain status reads well too.
-        text = emusify(env, "ctl", "status")
+        text = d.ctl("status")
         assert text.returncode == 0
         assert "Mood:       happy (confidence" in text.stdout
         assert "Track:" in text.stdout and "happy" in text.stdout
 
         # A second instance is refused with a clear message.
-        second = emusify(env, "run", "--config", str(home / "config.yaml"), "--no-tray")
+        second = emusify_cli(d.env, "run", "--config", str(home / "config.yaml"), "--no-tray")
         assert second.returncode == 2
-        assert f"Emusify is already running (pid {daemon.pid})" in second.stderr
+        assert f"Emusify is already running (pid {d.proc.pid})" in second.stderr
         assert "Traceback" not in second.stderr
 
         # Skip moves to the other track of the folder.
         before = s["music"]["path"]
-        skipped = emusify(env, "ctl", "skip")
+        skipped = d.ctl("skip")
         assert skipped.returncode == 0 and skipped.stdout.startswith("Skipped; now playing")
-        after = status(env)
+        after = d.status()
         assert after["music"]["path"] != before
         assert after["music"]["folder"] == "happy" and after["music"]["state"] == "playing"
 
@@ -185,35 +117,37 @@ def test_the_daemon_reads_the_mood_plays_shows_and_obeys(desktop, home):
 
         # Quit: a clean exit, quickly, and the control socket is gone.
         began = time.monotonic()
-        done = emusify(env, "ctl", "quit")
+        done = d.ctl("quit")
         assert done.returncode == 0 and "shutting down" in done.stdout
-        assert daemon.wait(timeout=5) == 0
+        assert d.proc.wait(timeout=5) == 0
         assert time.monotonic() - began < 3.5
-        gone = emusify(env, "ctl", "status")
+        gone = d.ctl("status")
         assert gone.returncode == 2 and "Emusify is not running" in gone.stderr
     finally:
-        stop(daemon)
-    log = (home / "emusify" / "state" / "log" / "emusify.log").read_text()
+        d.kill()
+    log = d.log()
     assert "[worker] emusify.sensing.camera: released video file" in log, "by the worker process"
     assert "Stopped" in log
 
 
-def test_sigterm_mid_window_releases_the_camera_and_exits_within_3_s(home):
+def test_sigterm_mid_window_releases_the_camera_and_exits_within_3_s(
+    start_daemon: Launcher, long_video: Path
+):
     """Headless this time (no DISPLAY): the daemon says so and runs the same."""
-    env = environment(home, None)
-    daemon = start_daemon(home, env, "--window", "20")
+    d = start_daemon(camera=str(long_video), interval=600, window=120, tray=True)
     try:
-        wait_status(env, lambda s: s["camera"] == "open", daemon, what="a window under way")
+        d.wait_status(lambda s: s["camera"] == "open", what="a window under way")
         began = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=5) == 0
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(timeout=5) == 0
         took = time.monotonic() - began
         assert took < 3.0, f"exit took {took:.1f} s"
     finally:
-        stop(daemon)
-    log = (home / "emusify" / "state" / "log" / "emusify.log").read_text()
+        d.kill()
+    log = d.log()
     assert "running headless" in log
     after_signal = log[log.index("Signal SIGTERM") :]
-    assert "emusify.sensing.camera: released video file" in after_signal
+    assert "emusify.sensing.camera: released video file" in after_signal, "the window cut short"
+    assert "did not stop within" not in after_signal, "the worker stopped in time by itself"
     assert "Stopped" in after_signal
-    assert not (home / "emusify" / "run" / "control.sock").exists()
+    assert not (d.state.parent / "run" / "control.sock").exists()

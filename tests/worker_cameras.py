@@ -8,7 +8,9 @@ test puts this folder on the worker's PYTHONPATH). Which camera each window gets
 * ``live:PATH``   the video in real time, looping, as a webcam delivers frames
 * ``busy``        a webcam another program holds: it does not open
 * ``abort:N``     a webcam whose driver kills the process (SIGABRT) at the N-th frame
+* ``slowopen``    a webcam (the happy faces, live) that takes 2 s to open
 * ``hang``        a webcam whose driver blocks forever in its first read
+* ``stuck``       the same, deaf to SIGTERM as a native call is (the handler never runs)
 * ``unplug:N``    a webcam (the happy faces, live) unplugged after N frames: nothing comes
 
 Every open and release is appended to the file ``EMUSIFY_TEST_CAMERA_LOG``, so a test can
@@ -18,6 +20,7 @@ tell which window got which camera and that the worker released it.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,10 @@ from typing import Any
 import cv2
 
 HAPPY = Path(__file__).parent / "assets" / "happy_faces.mp4"
+#: A webcam's release (stream off, buffers unmapped) is not instant: a live one takes this long.
+RELEASE_SECONDS = 0.05
+#: How long a ``slowopen`` webcam takes to open.
+SLOW_OPEN_SECONDS = 2.0
 
 
 def _log_file() -> Path:
@@ -65,6 +72,8 @@ class Logged:
 
 
 class Live(Logged):
+    """Frames in real time; its release takes as long as a webcam's driver takes to stop."""
+
     def read(self) -> tuple[bool, Any]:
         time.sleep(0.05)
         ok, image = self.inner.read()
@@ -73,9 +82,23 @@ class Live(Logged):
             ok, image = self.inner.read()
         return ok, image
 
+    def release(self) -> None:
+        time.sleep(RELEASE_SECONDS)
+        super().release()
+
 
 class Hanging(Logged):
     def read(self) -> tuple[bool, Any]:
+        while True:
+            time.sleep(3600)
+
+
+class Stuck(Live):
+    """A driver stuck in a read that no signal interrupts, as a native call can be."""
+
+    def read(self) -> tuple[bool, Any]:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        _write(f"stuck {self.window}")
         while True:
             time.sleep(3600)
 
@@ -126,6 +149,12 @@ def scripted(_source: int | str) -> Logged:
         return Aborting(cv2.VideoCapture(str(happy)), window, int(arg or 1))
     if kind == "unplug":
         return Unplugged(cv2.VideoCapture(str(HAPPY)), window, int(arg or 1))
+    if kind == "slowopen":
+        capture = Live(cv2.VideoCapture(str(HAPPY)), window)
+        time.sleep(SLOW_OPEN_SECONDS)
+        return capture
+    if kind == "stuck":
+        return Stuck(cv2.VideoCapture(str(HAPPY)), window)
     if kind == "hang":
         return Hanging(
             cv2.VideoCapture(arg or str(Path(__file__).parent / "assets" / "happy_faces.mp4")),

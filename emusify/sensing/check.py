@@ -237,6 +237,10 @@ class WorkerChecker:
                 _signal(proc, signal.SIGTERM)
                 stop_sent = now
             if stop_sent is not None and now - stop_sent > STOP_SECONDS:
+                log.warning(
+                    "the recognition worker did not stop within %g s of SIGTERM; killed",
+                    STOP_SECONDS,
+                )
                 _signal(proc, signal.SIGKILL)
                 return {"kind": "stopped"}
             if now > deadline:
@@ -312,6 +316,7 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
     its answer; one that does not is ended."""
     for signum in (None, signal.SIGTERM, signal.SIGKILL):
         if signum is not None:
+            log.warning("the recognition worker did not exit by itself; sending %s", signum.name)
             _signal(proc, signum)
         try:
             proc.wait(timeout=STOP_SECONDS)

@@ -9,7 +9,9 @@ process: only per-frame probabilities and feature vectors of the frames with a f
 can refuse a broken model at start without loading LiteRT itself.
 
 The camera is released on every way out: the window's end, an error, SIGTERM (the daemon's
-pause or quit) and the daemon's death (Linux sends SIGTERM to an orphaned worker).
+pause or quit) and the daemon's death (Linux sends SIGTERM to an orphaned worker, and the end of
+stdin says so too). A stop raises :class:`_Stopped` once, whatever number of SIGTERMs come, and
+never inside the camera's opening: neither the opening nor the release is cut short halfway.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import IO, Any
 
 from emusify.errors import CameraError, EmusifyError
@@ -30,12 +33,53 @@ from emusify.sensing.check import LOG_SEP, CheckRequest, write_message
 log = logging.getLogger("emusify.worker")
 
 
+#: Seconds an orphaned worker gets to stop by itself before the kernel ends it (SIGALRM).
+ORPHAN_EXIT_SECONDS = 2
+
+
 class _Stopped(BaseException):
     """SIGTERM: end the window now (BaseException, so no ``except Exception`` swallows it)."""
 
 
-def _on_sigterm(_signum: int, _frame: object) -> None:
+_stopping = False
+_deferring = False
+_deferred = False
+
+
+def _stop() -> None:
+    """Raise _Stopped the first time only, and not while the camera is being opened.
+
+    A stop often comes as several SIGTERMs: when the daemon is killed, the parent-death signal
+    comes again each time one of its threads (which the worker is handed to in turn) exits, and
+    the lifeline adds one. A second raise would land in the camera's release and skip it or its
+    log line, or land outside ``main`` and skip the quick exit.
+    """
+    global _stopping, _deferred
+    if _stopping:
+        return
+    if _deferring:
+        _deferred = True
+        return
+    _stopping = True
     raise _Stopped
+
+
+@contextlib.contextmanager
+def _stop_deferred() -> Iterator[None]:
+    """A stop that comes in here is raised at its end. Raised inside ``Camera.open`` (in its
+    log line, say), it would leave a device open that no ``with`` or ``finally`` releases."""
+    global _deferring
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+    if _deferred:
+        _stop()
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    _stop()
 
 
 _answered = threading.Event()
@@ -48,10 +92,14 @@ def _answer(out: IO[bytes], message: dict[str, Any]) -> None:
 
 
 def _watch_lifeline() -> None:
-    """The daemon keeps our stdin open while it waits; its end means nobody waits any more."""
+    """The daemon keeps our stdin open while it waits; its end means nobody waits any more.
+
+    Then stop, and should the main thread be stuck in a native call, SIGALRM's default action
+    ends the process a little later (no Python code needed): no orphan keeps the camera."""
     with contextlib.suppress(OSError, ValueError):
         sys.stdin.buffer.read()
     if not _answered.is_set():
+        signal.alarm(ORPHAN_EXIT_SECONDS)
         os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -59,6 +107,7 @@ def _die_with_parent() -> None:
     """Linux: SIGTERM when the daemon dies, so no orphan keeps the camera open."""
     if not sys.platform.startswith("linux"):
         return
+    parent = os.getppid()
     try:
         import ctypes
 
@@ -67,8 +116,8 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-    if os.getppid() == 1:  # the daemon died before prctl took effect
-        raise _Stopped
+    if os.getppid() != parent:  # the daemon died before prctl took effect
+        _stop()
 
 
 def _setup_logging() -> None:
@@ -144,19 +193,25 @@ def observe(request: CheckRequest, out: IO[bytes]) -> None:
     features: list[np.ndarray] = []
     total = 0
     analyse = 0.0
-    with LandmarkExtractor() as extractor:
-        recognizer = Recognizer(model, extractor)
-        loaded = time.monotonic() - started
-        with open_camera(source, request.width, request.height, **kw) as cam:
-            write_message(out, {"kind": "opened"})
-            for frame in cam.sample(request.fps, request.seconds):
-                total += 1
-                t0 = time.perf_counter()
-                found = recognizer.analyse(frame.image)
-                analyse += time.perf_counter() - t0
-                if found is not None:
-                    probs.append(found.probs)
-                    features.append(found.features)
+    # MediaPipe's graphs are left to the process's end (os._exit): closing one that a stop cut
+    # off mid-frame waits for that frame, and the answer or the stop would wait with it.
+    recognizer = Recognizer(model, LandmarkExtractor().open())
+    loaded = time.monotonic() - started
+    cam = open_camera(source, request.width, request.height, **kw)
+    try:
+        with _stop_deferred():
+            cam.open()
+        write_message(out, {"kind": "opened"})
+        for frame in cam.sample(request.fps, request.seconds):
+            total += 1
+            t0 = time.perf_counter()
+            found = recognizer.analyse(frame.image)
+            analyse += time.perf_counter() - t0
+            if found is not None:
+                probs.append(found.probs)
+                features.append(found.features)
+    finally:
+        cam.close()
     message = {
         "kind": "result",
         "labels": list(model.labels),
@@ -170,13 +225,24 @@ def observe(request: CheckRequest, out: IO[bytes]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _stopping
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = _serve(argv)
+        _stopping = True  # done: a SIGTERM from here on has nothing left to stop
+    except _Stopped:  # raised once (see _stop); a camera that was open is released by now
+        log.debug("stopped (camera released)")
+        code = 0
+    return code
+
+
+def _serve(argv: list[str]) -> int:
     try:
         _die_with_parent()
         _setup_logging()
         out = os.fdopen(int(argv[0]), "wb")
-    except (_Stopped, IndexError, ValueError, OSError):
+    except (IndexError, ValueError, OSError):
         return 2
     with out:
         try:
@@ -186,9 +252,6 @@ def main(argv: list[str] | None = None) -> int:
                 probe(request, out)
             else:
                 observe(request, out)
-        except _Stopped:
-            log.debug("window stopped (camera released)")
-            return 0
         except CameraError as exc:
             _answer(out, {"kind": "error", "camera": True, "message": str(exc)})
         except EmusifyError as exc:
