@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=int,
         default=1000,
-        help="stop after N frames with a face (default: %(default)s)",
+        help="stop after N samples; a frame with a face gives one per view of it, up to four "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--out",

@@ -1,7 +1,8 @@
 """Recording a person's own landmark samples for one emotion, from a camera or video file.
 
-One call of :func:`collect` is one session: frames are read, a face's landmarks become a
-feature vector, and the vectors go to a :class:`~emusify.learning.samples.SessionWriter` that is
+One call of :func:`collect` is one session: frames are read, the face's landmarks in each
+view of the frame (``LandmarkExtractor.views``, as a mood check reads it) become feature
+vectors, and the vectors go to a :class:`~emusify.learning.samples.SessionWriter` that is
 checkpointed every few seconds, so a crash loses at most that much. Ctrl-C, SIGTERM, the
 target count, the end of a video file or ``q`` in the preview all end the session the same
 way: what was recorded is saved. Frames never leave memory.
@@ -30,7 +31,7 @@ from emusify.errors import CameraError, DataError
 from emusify.learning.samples import SessionWriter, check_emotion_name
 from emusify.sensing.camera import Camera, Frame
 from emusify.sensing.check import describe_source
-from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION, landmark_features
+from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION, features_from_faces
 from emusify.sensing.landmarks import LandmarkExtractor, Landmarks, import_mediapipe
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ _OPEN_ENDED = 24 * 3600.0
 @dataclass(frozen=True)
 class CollectSettings:
     emotion: str
-    target: int = 1000  #: samples (frames with a face) to record
+    #: samples to record: a frame with a face gives one per view it is found in (up to four,
+    #: ``LandmarkExtractor.views``), as a mood check reads it
+    target: int = 1000
     countdown: float = 3.0  #: seconds shown before recording starts
     fps: float = 10.0  #: frames analysed per second
     checkpoint_seconds: float = 5.0  #: at most this much is lost if the process is killed
@@ -179,9 +182,12 @@ def _record(
                 return "stopped", frames
             continue
         frames += 1
-        face = extractor.extract(frame.image)
-        if face is not None:
-            writer.append(landmark_features(face))
+        views = extractor.views(frame.image)
+        found = [lm.face for lm in views if lm is not None]
+        if found:
+            for vector in features_from_faces(np.stack(found))[: settings.target - writer.count]:
+                writer.append(vector)
+        face = views[0]  # the frame's own view, whose mesh the preview draws
         if not progress.update(frame, face, writer.count, settings.target):
             return "stopped", frames
         if writer.count >= settings.target:
