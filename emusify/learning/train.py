@@ -575,11 +575,19 @@ def score(y: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict[str, Any]
 
 
 def export_tflite(model: Any, file: Path) -> int:
-    """Write the LiteRT model (float32, any batch size); returns its size in bytes."""
+    """Write the LiteRT model (any batch size); returns its size in bytes.
+
+    Weights are stored as int8 (dynamic-range quantization; activations stay float32): a
+    frame's four views go through the network between MediaPipe's runs, which leave the caches
+    cold, and a quarter of the bytes to fetch cut the call from 0.90 to 0.35 ms for four views
+    (default model; readings within about 0.01 of float32).
+    """
     import tensorflow as tf
 
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
     with contextlib.redirect_stdout(io.StringIO()) as dump:  # TensorFlow prints its signatures
-        data = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        data = converter.convert()
     log.debug("LiteRT conversion: %s", dump.getvalue().strip())
     file.write_bytes(data)
     return len(data)

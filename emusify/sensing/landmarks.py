@@ -190,13 +190,18 @@ class LandmarkExtractor:
                 refine_landmarks=True,
                 min_detection_confidence=FACE_CONFIDENCE,
             )
-            if self.fallback:
-                self._holistic = mp.solutions.holistic.Holistic(
-                    static_image_mode=self.static_image_mode,
-                    model_complexity=1,
-                    refine_face_landmarks=True,
-                )
         return self
+
+    def _holistic_graph(self) -> Any:
+        """Holistic, made on first need: it is rarely needed (FaceMesh finds almost every
+        face) and loading its pose and hand models would cost every mood check's worker."""
+        if self._holistic is None:
+            self._holistic = import_mediapipe().solutions.holistic.Holistic(
+                static_image_mode=self.static_image_mode,
+                model_complexity=1,
+                refine_face_landmarks=True,
+            )
+        return self._holistic
 
     def close(self) -> None:
         for graph in (self._holistic, self._face_mesh):
@@ -251,9 +256,9 @@ class LandmarkExtractor:
         if face is not None:
             face[:, :2] -= pad  # back into the unpadded image's coordinates
             return Landmarks(face=face, image_size=(width, height), source="face_mesh_padded")
-        if self._holistic is None or not holistic:
+        if not (self.fallback and holistic):
             return None
-        result = self._holistic.process(rgb)
+        result = self._holistic_graph().process(rgb)
         if result.face_landmarks is None:
             return None
         return Landmarks(

@@ -91,7 +91,8 @@ def test_training_writes_a_complete_model_folder_that_litert_runs(face_rows, tmp
     assert probs.shape == (7, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
     keras_model = keras.saving.load_model(out / "model.keras", compile=False)
-    np.testing.assert_allclose(probs, keras_model(data.x[:7]).numpy(), atol=1e-5)
+    # The same network, its weights stored as int8 in the .tflite (export_tflite).
+    np.testing.assert_allclose(probs, keras_model(data.x[:7]).numpy(), atol=0.1)
 
 
 def test_fine_tuning_keeps_the_trunk_and_can_add_a_label(face_rows, tmp_path):

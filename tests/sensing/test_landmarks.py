@@ -154,7 +154,10 @@ def test_grey_and_bgra_images_are_accepted(extractor):
 def test_close_releases_the_graphs_and_a_closed_extractor_reopens():
     ex = LandmarkExtractor()
     with ex:
-        assert ex._face_mesh is not None and ex._holistic is not None
+        assert ex._face_mesh is not None
+        assert ex._holistic is None  # made only when FaceMesh finds no face
+        assert ex.extract(np.full((240, 320, 3), 128, np.uint8)) is None
+        assert ex._holistic is not None
     assert ex._holistic is None and ex._face_mesh is None
     assert ex.extract(cv2.imread(str(FACES / "happy_0.png"))) is not None  # opens on demand
     ex.close()
