@@ -49,7 +49,14 @@ import numpy as np
 
 from emusify.errors import DataError, EmusifyError, ModelError
 from emusify.files import private_dir
-from emusify.sensing.classifier import LABELS_FILE, METRICS_FILE, MODEL_FILE, average_views
+from emusify.sensing.classifier import (
+    LABELS_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    EmotionModel,
+    average_views,
+    reference_input,
+)
 from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION, features_from_faces, mirror_map
 from emusify.sensing.landmarks import EXTRACTOR_VERSION
 
@@ -499,13 +506,7 @@ def train_model(
     private_dir(out_dir)  # 0700 when it is one of your models (your data folder)
     tflite_bytes = export_tflite(model, out_dir / MODEL_FILE)
     save_keras(model, out_dir / KERAS_FILE)
-    (out_dir / LABELS_FILE).write_text(
-        json.dumps(
-            {"labels": labels, "feature_version": FEATURE_VERSION, "feature_size": FEATURE_SIZE},
-            indent=2,
-        )
-        + "\n"
-    )
+    write_labels(out_dir, labels)
     save_confusion_png(
         np.asarray(scores["confusion"]),
         labels,
@@ -549,6 +550,17 @@ def train_model(
     write_metrics(out_dir, metrics)
     log.info("wrote %s (validation accuracy %.3f)", out_dir, scores["accuracy"])
     return TrainResult(out_dir, metrics)
+
+
+def write_labels(out_dir: Path, labels: list[str]) -> None:
+    """labels.json, with the answers the exported model gives for the reference input, so that
+    damaged weights that still give probabilities are refused at load."""
+    meta = {"labels": labels, "feature_version": FEATURE_VERSION, "feature_size": FEATURE_SIZE}
+    file = out_dir / LABELS_FILE
+    file.write_text(json.dumps(meta, indent=2) + "\n")
+    probs = EmotionModel.load(out_dir).predict(reference_input())
+    meta["reference_output"] = np.round(probs.astype(np.float64), 7).tolist()
+    file.write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def write_metrics(out_dir: Path, metrics: dict[str, Any]) -> None:

@@ -130,24 +130,20 @@ class EmotionModel:
             _output=outputs[0]["index"],
             _batch=int(in_shape[0]),
         )
-        model._check_reference(file)
+        model._check_reference(file, meta.get("reference_output"))
         log.debug("loaded model %s (%s)", folder, ", ".join(meta["labels"]))
         return model
 
-    def _check_reference(self, file: Path) -> None:
-        """Damaged weights load fine and give NaN for every frame: refuse them here.
+    def _check_reference(self, file: Path, expected: Any = None) -> None:
+        """Damaged weights load fine and give wrong answers for every frame: refuse them here.
 
-        The reference input is a fixed batch (zeros and seeded normal vectors, about the scale
-        of real features); every row must be finite probabilities that sum to 1.
+        Every row of the reference input must give finite probabilities that sum to 1 (float
+        weights overwritten give NaN), and, where labels.json keeps the answers the model gave
+        when it was made (``reference_output``), those same answers (int8 weights overwritten
+        give numbers, just wrong ones).
         """
-        reference = np.vstack(
-            [
-                np.zeros((1, FEATURE_SIZE), np.float32),
-                np.random.default_rng(0).normal(size=(3, FEATURE_SIZE)).astype(np.float32),
-            ]
-        )
         try:
-            probs = self.predict(reference)
+            probs = self.predict(reference_input())
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{file}: the model fails on a reference input ({exc})") from None
         if not np.all(np.isfinite(probs)):
@@ -156,6 +152,10 @@ class EmotionModel:
             problem = "values outside 0..1"
         elif not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
             problem = f"probabilities that sum to {float(probs.sum(axis=1)[0]):.3g}, not 1"
+        elif expected is not None and (
+            np.shape(expected) != probs.shape or not np.allclose(probs, expected, atol=1e-4)
+        ):
+            problem = "other answers than when it was made"
         else:
             return
         raise ModelError(
@@ -183,6 +183,13 @@ class EmotionModel:
         self._interpreter.set_tensor(self._input, np.ascontiguousarray(x))
         self._interpreter.invoke()
         return np.array(self._interpreter.get_tensor(self._output), dtype=np.float32)
+
+
+def reference_input() -> np.ndarray:
+    """The fixed batch a model is checked on at load: zeros and seeded normal vectors (about
+    the scale of real features)."""
+    rows = np.random.default_rng(0).normal(size=(3, FEATURE_SIZE)).astype(np.float32)
+    return np.vstack([np.zeros((1, FEATURE_SIZE), np.float32), rows])
 
 
 def average_views(probs: np.ndarray, picture: np.ndarray, n: int) -> np.ndarray:

@@ -7,9 +7,10 @@ from pathlib import Path
 NAN_BYTES = 400_000
 
 
-def nan_largest_weights(file: Path) -> None:
-    """Overwrite the first 400 kB of the model's largest weight block with float32 NaNs
-    (0xffffffff), keeping the file's size and structure, so it still loads."""
+def damage_largest_weights(file: Path) -> None:
+    """Overwrite the first 400 kB of the model's largest weight block with 0xff bytes (NaN as
+    float32, -1 as the int8 weights of the shipped model), keeping the file's size and
+    structure, so it still loads."""
     from ai_edge_litert.interpreter import Interpreter
 
     data = bytearray(file.read_bytes())

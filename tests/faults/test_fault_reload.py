@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import time
 
-from damage import nan_largest_weights
+from damage import damage_largest_weights
 from emusify_process import emusify_cli
 
 from emusify import paths
@@ -77,7 +77,7 @@ def test_a_damaged_model_stops_emusify_run_with_one_clear_line(start_daemon, tmp
         tmp_path / "damaged",
         ignore=shutil.ignore_patterns("*.keras"),
     )
-    nan_largest_weights(model / MODEL_FILE)
+    damage_largest_weights(model / MODEL_FILE)
     d = start_daemon(f"model: {model}\n")
     assert d.proc.wait(timeout=120) == 2
     out = d.output()
