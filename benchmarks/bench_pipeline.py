@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from emusify.sensing.camera import open_camera  # noqa: E402
 from emusify.sensing.classifier import EmotionModel  # noqa: E402
-from emusify.sensing.features import features_from_faces  # noqa: E402
+from emusify.sensing.features import view_features  # noqa: E402
 from emusify.sensing.landmarks import LandmarkExtractor  # noqa: E402
 from emusify.sensing.native_log import route_native_stderr  # noqa: E402
 
@@ -71,7 +71,7 @@ def one_run(model: EmotionModel, frames: list[np.ndarray]) -> dict[str, dict[str
             t2 = time.perf_counter()
             if not views:
                 continue
-            x = features_from_faces(np.stack([lm.face for lm in views]))
+            x = view_features(views)
             t3 = time.perf_counter()
             model.predict(x).mean(axis=0)
             t4 = time.perf_counter()
@@ -194,9 +194,9 @@ def main() -> None:
     )
     x = np.zeros((1,), np.float32)
     with LandmarkExtractor() as extractor:
-        views = [lm for lm in extractor.views(frames[0]) if lm is not None]
-        if views:
-            x = features_from_faces(np.stack([lm.face for lm in views]))
+        views = extractor.views(frames[0])
+        if any(views):
+            x = view_features(views)
     print(keras_ratio(model, x))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak_mb:.0f} MB (resident, this whole process)")

@@ -31,7 +31,7 @@ from emusify.errors import CameraError, DataError
 from emusify.learning.samples import SessionWriter, check_emotion_name
 from emusify.sensing.camera import Camera, Frame
 from emusify.sensing.check import describe_source
-from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION, features_from_faces
+from emusify.sensing.features import FEATURE_SIZE, FEATURE_VERSION, view_features
 from emusify.sensing.landmarks import LandmarkExtractor, Landmarks, import_mediapipe
 
 log = logging.getLogger(__name__)
@@ -183,10 +183,8 @@ def _record(
             continue
         frames += 1
         views = extractor.views(frame.image)
-        found = [lm.face for lm in views if lm is not None]
-        if found:
-            for vector in features_from_faces(np.stack(found))[: settings.target - writer.count]:
-                writer.append(vector)
+        for vector in view_features(views)[: settings.target - writer.count]:
+            writer.append(vector)
         face = views[0]  # the frame's own view, whose mesh the preview draws
         if not progress.update(frame, face, writer.count, settings.target):
             return "stopped", frames

@@ -158,9 +158,14 @@ class EmotionModel:
             problem = "other answers than when it was made"
         else:
             return
+        cause = (
+            "its weights or labels.json are damaged"
+            if expected is not None and problem.startswith("other answers")
+            else "its weights are damaged or it does not end in softmax"
+        )
         raise ModelError(
-            f"{file}: the model gives {problem} for a reference input; its weights are "
-            "damaged or it does not end in softmax. Restore the file or retrain (emusify train)"
+            f"{file}: the model gives {problem} for a reference input; {cause}. Restore the "
+            "model folder or retrain (emusify train)"
         )
 
     @property

@@ -30,6 +30,7 @@ the same way).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import combinations
 
@@ -171,6 +172,15 @@ def features_from_faces(faces: np.ndarray) -> np.ndarray:
     distances = np.linalg.norm(key[:, pairs[:, 0]] - key[:, pairs[:, 1]], axis=-1)
     out = np.concatenate([aligned.reshape(len(aligned), -1), distances], axis=1)
     return out.astype(np.float32)
+
+
+def view_features(views: Sequence[Landmarks | None]) -> np.ndarray:
+    """float32 [views with a face, FEATURE_SIZE]: the vectors of a picture's views (see
+    ``LandmarkExtractor.views``), the rows a mood check reads and keeps."""
+    faces = [lm.face for lm in views if lm is not None]
+    if not faces:
+        return np.zeros((0, FEATURE_SIZE), np.float32)
+    return features_from_faces(np.stack(faces))
 
 
 def landmark_features(lm: Landmarks) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from emusify.sensing.camera import Frame
 from emusify.sensing.classifier import EmotionModel
-from emusify.sensing.features import features_from_faces
+from emusify.sensing.features import view_features
 from emusify.sensing.landmarks import LandmarkExtractor, Landmarks
 from emusify.sensing.mood import MoodResult, tally
 
@@ -47,12 +47,13 @@ class Recognizer:
 
     def analyse(self, bgr: np.ndarray) -> FrameAnalysis | None:
         """Landmarks, features and probabilities of one BGR image; None without a face."""
-        views = [lm for lm in self.extractor.views(bgr) if lm is not None]
-        if not views:
+        views = self.extractor.views(bgr)
+        features = view_features(views)
+        if not len(features):
             return None
-        features = features_from_faces(np.stack([lm.face for lm in views]))
         probs = self.model.predict(features).mean(axis=0, dtype=np.float64)
-        return FrameAnalysis(probs.astype(np.float32), features, views[0])
+        first = next(lm for lm in views if lm is not None)
+        return FrameAnalysis(probs.astype(np.float32), features, first)
 
     def classify(self, bgr: np.ndarray) -> FramePrediction | None:
         """The emotion on the face in one BGR image, or None when no face is found."""
