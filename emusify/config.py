@@ -50,6 +50,15 @@ def _check(predicate: typing.Callable[[Any], bool], allowed: str) -> dict[str, A
     return {"check": finite_and, "allowed": allowed}
 
 
+#: The checks of a span of minutes: more than 0 (or 0 too) and at most a day.
+_MINUTES = _check(
+    lambda x: 0 < x <= MAX_INTERVAL_MINUTES, f"a number > 0 and <= {MAX_INTERVAL_MINUTES}"
+)
+_MINUTES_OR_NONE = _check(
+    lambda x: 0 <= x <= MAX_INTERVAL_MINUTES, f"a number from 0 to {MAX_INTERVAL_MINUTES}"
+)
+
+
 def _share(x: float) -> bool:
     return 0 < x <= 1
 
@@ -84,9 +93,7 @@ class CameraConfig:
 class ScheduleConfig:
     interval_minutes: float = field(
         default=5.0,
-        metadata=_check(
-            lambda x: 0 < x <= MAX_INTERVAL_MINUTES, f"a number > 0 and <= {MAX_INTERVAL_MINUTES}"
-        ),
+        metadata=_MINUTES,
     )
     window_seconds: float = field(
         default=20.0, metadata=_check(lambda x: 1 <= x <= 300, "a number from 1 to 300")
@@ -124,9 +131,7 @@ class MusicConfig:
     uplift_folder: str = field(default="happy", metadata=_check(_non_empty, "a folder name"))
     uplift_after_minutes: float = field(
         default=15.0,
-        metadata=_check(
-            lambda x: 0 <= x <= MAX_INTERVAL_MINUTES, f"a number from 0 to {MAX_INTERVAL_MINUTES}"
-        ),
+        metadata=_MINUTES_OR_NONE,
     )
     default_folder: str = field(default="calm", metadata=_check(_non_empty, "a folder name"))
     on_mood_change: Literal["after_track", "now"] = "after_track"
@@ -143,16 +148,12 @@ class ListenerConfig:
     #: How long a mood set by hand holds before the checks decide again.
     manual_mood_minutes: float = field(
         default=60.0,
-        metadata=_check(
-            lambda x: 0 < x <= MAX_INTERVAL_MINUTES, f"a number > 0 and <= {MAX_INTERVAL_MINUTES}"
-        ),
+        metadata=_MINUTES,
     )
     #: A mood set by hand this soon after a check read another one corrects that check.
     correction_minutes: float = field(
         default=10.0,
-        metadata=_check(
-            lambda x: 0 <= x <= MAX_INTERVAL_MINUTES, f"a number from 0 to {MAX_INTERVAL_MINUTES}"
-        ),
+        metadata=_MINUTES_OR_NONE,
     )
     #: Keep a corrected check's feature vectors as a labelled sample session.
     learn_from_corrections: bool = False
