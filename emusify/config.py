@@ -54,7 +54,7 @@ def _check(predicate: typing.Callable[[Any], bool], allowed: str) -> dict[str, A
 _MINUTES = _check(
     lambda x: 0 < x <= MAX_INTERVAL_MINUTES, f"a number > 0 and <= {MAX_INTERVAL_MINUTES}"
 )
-_MINUTES_OR_NONE = _check(
+_MINUTES_OR_ZERO = _check(
     lambda x: 0 <= x <= MAX_INTERVAL_MINUTES, f"a number from 0 to {MAX_INTERVAL_MINUTES}"
 )
 
@@ -131,7 +131,7 @@ class MusicConfig:
     uplift_folder: str = field(default="happy", metadata=_check(_non_empty, "a folder name"))
     uplift_after_minutes: float = field(
         default=15.0,
-        metadata=_MINUTES_OR_NONE,
+        metadata=_MINUTES_OR_ZERO,
     )
     default_folder: str = field(default="calm", metadata=_check(_non_empty, "a folder name"))
     on_mood_change: Literal["after_track", "now"] = "after_track"
@@ -153,7 +153,7 @@ class ListenerConfig:
     #: A mood set by hand this soon after a check read another one corrects that check.
     correction_minutes: float = field(
         default=10.0,
-        metadata=_MINUTES_OR_NONE,
+        metadata=_MINUTES_OR_ZERO,
     )
     #: Keep a corrected check's feature vectors as a labelled sample session.
     learn_from_corrections: bool = False
